@@ -1,0 +1,155 @@
+/**
+ * The on-disk record format. Pure: no I/O. Little-endian, a fixed 32-byte header then the payload:
+ *
+ *   0  u32  crc32c of bytes [4, length)   — covers the length, so a bent length fails the check
+ *   4  u32  length of the whole record (header + payload)
+ *   8  u64  lsn: the record's byte position in the logical log (lo u32, hi u32)
+ *  16  u32  generation
+ *  20  u8   type (RecordType)
+ *  21  u8   flags, must be 0
+ *  22  u16  reserved, must be 0
+ *  24  u64  txn id (lo u32, hi u32)
+ *  32  …    payload
+ *
+ * The next record's LSN is `lsn + length`: LSNs are byte positions and strictly increase.
+ */
+import { crc32c } from './crc32c.js';
+
+export const RECORD_HEADER_BYTES = 32;
+const TWO_POW_32 = 0x1_0000_0000;
+
+export const RecordType = {
+  data: 1,
+  /** A transaction's commit record: PERMANENT in replication terms. */
+  commit: 2,
+  abort: 3,
+  checkpoint: 4,
+  /** Written when a site starts a new generation (becomes master). */
+  newGeneration: 5,
+} as const;
+export type RecordType = (typeof RecordType)[keyof typeof RecordType];
+export type RecordTypeName = keyof typeof RecordType;
+
+const RECORD_TYPE_NAMES: readonly (RecordTypeName | undefined)[] = [
+  undefined,
+  'data',
+  'commit',
+  'abort',
+  'checkpoint',
+  'newGeneration',
+];
+
+export function recordTypeName(type: RecordType): RecordTypeName {
+  return RECORD_TYPE_NAMES[type]!;
+}
+
+export function isRecordType(value: number): value is RecordType {
+  return value >= RecordType.data && value <= RecordType.newGeneration;
+}
+
+export interface LogRecord {
+  readonly lsn: number;
+  readonly generation: number;
+  readonly type: RecordType;
+  readonly txnId: number;
+  /** A view into the buffer the record was decoded from: copy it to keep it past that buffer's reuse. */
+  readonly payload: Uint8Array;
+}
+
+export function recordSize(payloadBytes: number): number {
+  return RECORD_HEADER_BYTES + payloadBytes;
+}
+
+/** Encodes a record into `target` at `offset` (no allocation) and returns its size in bytes. */
+export function encodeRecordInto(
+  target: Buffer,
+  offset: number,
+  lsn: number,
+  generation: number,
+  type: RecordType,
+  txnId: number,
+  payload: Uint8Array,
+): number {
+  const length = RECORD_HEADER_BYTES + payload.length;
+  target.writeUInt32LE(length, offset + 4);
+  target.writeUInt32LE(lsn % TWO_POW_32, offset + 8);
+  target.writeUInt32LE(Math.floor(lsn / TWO_POW_32), offset + 12);
+  target.writeUInt32LE(generation, offset + 16);
+  target[offset + 20] = type;
+  target[offset + 21] = 0;
+  target.writeUInt16LE(0, offset + 22);
+  target.writeUInt32LE(txnId % TWO_POW_32, offset + 24);
+  target.writeUInt32LE(Math.floor(txnId / TWO_POW_32), offset + 28);
+  target.set(payload, offset + RECORD_HEADER_BYTES);
+  target.writeUInt32LE(crc32c(target.subarray(offset + 4, offset + length)), offset);
+  return length;
+}
+
+export function encodeRecord(record: Omit<LogRecord, 'payload'> & { payload: Uint8Array }): Buffer {
+  const buffer = Buffer.allocUnsafe(recordSize(record.payload.length));
+  encodeRecordInto(buffer, 0, record.lsn, record.generation, record.type, record.txnId, record.payload);
+  return buffer;
+}
+
+/** Why bytes did not decode as a record. Every outcome of decoding is a value, never an exception. */
+export type RecordDecodeError =
+  | 'short-header' // fewer than RECORD_HEADER_BYTES bytes available
+  | 'bad-length' // length below the header size or above the configured maximum
+  | 'short-record' // the length says more bytes than are available
+  | 'bad-checksum'
+  | 'bad-type'
+  | 'bad-reserved'
+  | 'unexpected-lsn'; // valid record, but not at the position the caller expected
+
+export type RecordDecodeResult =
+  | { readonly ok: true; readonly record: LogRecord; readonly size: number }
+  | { readonly ok: false; readonly error: RecordDecodeError };
+
+const SHORT_HEADER: RecordDecodeResult = { ok: false, error: 'short-header' };
+const BAD_LENGTH: RecordDecodeResult = { ok: false, error: 'bad-length' };
+const SHORT_RECORD: RecordDecodeResult = { ok: false, error: 'short-record' };
+const BAD_CHECKSUM: RecordDecodeResult = { ok: false, error: 'bad-checksum' };
+const BAD_TYPE: RecordDecodeResult = { ok: false, error: 'bad-type' };
+const BAD_RESERVED: RecordDecodeResult = { ok: false, error: 'bad-reserved' };
+const UNEXPECTED_LSN: RecordDecodeResult = { ok: false, error: 'unexpected-lsn' };
+
+/**
+ * Decodes the record at `offset` of `bytes`, looking at most `maxRecordBytes` ahead. Allocates nothing
+ * but the result: the payload is a view into `bytes`. `expectedLsn` (when given) must match.
+ */
+export function decodeRecordAt(
+  bytes: Buffer,
+  offset: number,
+  end: number,
+  maxRecordBytes: number,
+  expectedLsn?: number,
+): RecordDecodeResult {
+  const available = end - offset;
+  if (available < RECORD_HEADER_BYTES) return SHORT_HEADER;
+  const length = bytes.readUInt32LE(offset + 4);
+  if (length < RECORD_HEADER_BYTES || length > maxRecordBytes) return BAD_LENGTH;
+  if (length > available) return SHORT_RECORD;
+  const storedCrc = bytes.readUInt32LE(offset);
+  if (crc32c(bytes.subarray(offset + 4, offset + length)) !== storedCrc) return BAD_CHECKSUM;
+  const type = bytes[offset + 20]!;
+  if (!isRecordType(type)) return BAD_TYPE;
+  if (bytes[offset + 21] !== 0 || bytes.readUInt16LE(offset + 22) !== 0) return BAD_RESERVED;
+  const lsn = bytes.readUInt32LE(offset + 8) + bytes.readUInt32LE(offset + 12) * TWO_POW_32;
+  if (expectedLsn !== undefined && lsn !== expectedLsn) return UNEXPECTED_LSN;
+  return {
+    ok: true,
+    size: length,
+    record: {
+      lsn,
+      generation: bytes.readUInt32LE(offset + 16),
+      type,
+      txnId: bytes.readUInt32LE(offset + 24) + bytes.readUInt32LE(offset + 28) * TWO_POW_32,
+      payload: bytes.subarray(offset + RECORD_HEADER_BYTES, offset + length),
+    },
+  };
+}
+
+/** Reads the LSN field without checking anything: used to skip candidates cheaply while scanning. */
+export function peekRecordLsn(bytes: Buffer, offset: number): number {
+  return bytes.readUInt32LE(offset + 8) + bytes.readUInt32LE(offset + 12) * TWO_POW_32;
+}
