@@ -16,7 +16,8 @@ export type AckordErrorCode =
   | 'ERR_ACKORD_RECORD_TOO_LARGE'
   | 'ERR_ACKORD_LSN_UNAVAILABLE'
   | 'ERR_ACKORD_INVALID_LSN'
-  | 'ERR_ACKORD_INVALID_STATE';
+  | 'ERR_ACKORD_INVALID_STATE'
+  | 'ERR_ACKORD_PROTOCOL';
 
 export class AckordError extends Error {
   readonly code: AckordErrorCode;

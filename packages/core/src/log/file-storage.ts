@@ -42,6 +42,10 @@ export class FileStorage implements LogStorage {
     fs.rmSync(path.join(this.location, name), { force: true });
   }
 
+  rename(from: string, to: string): void {
+    fs.renameSync(path.join(this.location, from), path.join(this.location, to));
+  }
+
   syncDirectory(): void {
     const fd = fs.openSync(this.location, 'r');
     try {

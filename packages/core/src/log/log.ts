@@ -28,10 +28,20 @@ import {
   parseLogOptions,
   type ResolvedLogOptions,
 } from './options.js';
-import { encodeRecordInto, type LogRecord, RECORD_HEADER_BYTES, RecordType } from './record.js';
+import {
+  encodeRecordInto,
+  type LogRecord,
+  RECORD_HEADER_BYTES,
+  RecordType,
+  recordGenerationAt,
+  recordLengthAt,
+  recordTxnIdAt,
+  recordTypeAt,
+} from './record.js';
 import { createSegment, type RecoveredSegment, type RecoveryReport, recoverLog } from './recovery.js';
 import { SEGMENT_HEADER_BYTES } from './segment-header.js';
 import { SegmentCursor } from './segment-scan.js';
+import { readSnapshot, type StoredSnapshot, writeSnapshot } from './snapshot-file.js';
 import type { LogStorage, StorageFile, StorageLock } from './storage.js';
 
 /** How far a commit got before it returned. */
@@ -104,6 +114,8 @@ interface Segment extends RecoveredSegment {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Generations are a u32 field of every record. */
+const MAX_GENERATION = 0xffff_ffff;
 
 function commitPayload(recordCount: number): Uint8Array {
   const payload = Buffer.allocUnsafe(4);
@@ -281,10 +293,17 @@ export class WriteAheadLog implements AsyncDisposable {
     if (!Number.isInteger(generation) || generation <= this.#generation) {
       throw new InvalidStateError(`generation ${generation} is not above the current ${this.#generation}`);
     }
-    this.#generation = generation;
+    if (generation > MAX_GENERATION) {
+      throw new InvalidStateError(
+        `generation ${generation} does not fit a record (at most ${MAX_GENERATION})`,
+      );
+    }
     const payload = Buffer.allocUnsafe(4);
     payload.writeUInt32LE(generation, 0);
-    return this.#append(RecordType.newGeneration, 0, payload, generation);
+    // Raised only once the record is in: a refused append must not leave later records stamped with it.
+    const lsn = this.#append(RecordType.newGeneration, 0, payload, generation);
+    this.#generation = generation;
+    return lsn;
   }
 
   /**
@@ -299,11 +318,136 @@ export class WriteAheadLog implements AsyncDisposable {
         `a replicated record must go at the end of the log (${this.#nextLsn})`,
       );
     }
+    // Appended first: a refused record (too large, I/O error) must change nothing, above all not leave
+    // a checkpoint LSN that removeSegmentsBefore would trust.
+    const lsn = this.#append(record.type, record.txnId, record.payload, record.generation);
     if (record.generation > this.#generation) this.#generation = record.generation;
     if (record.txnId >= this.#nextTxnId) this.#nextTxnId = record.txnId + 1;
     if (record.type === RecordType.commit) this.#commits++;
     if (record.type === RecordType.checkpoint) this.#lastCheckpointLsn = record.lsn;
-    return this.#append(record.type, record.txnId, record.payload, record.generation);
+    return lsn;
+  }
+
+  /**
+   * Appends whole records already encoded (by a master's core, or received from one and checked by the
+   * wire decoder) at `firstLsn`, which must be the log's end. The bytes are copied into the write
+   * buffer; a batch may span a segment switch (it is split at a record boundary).
+   */
+  appendEncoded(bytes: Uint8Array, firstLsn: number): void {
+    this.#assertWritable();
+    if (firstLsn !== this.#nextLsn) {
+      throw new InvalidLsnError(firstLsn, `encoded records must go at the end of the log (${this.#nextLsn})`);
+    }
+    let offset = 0;
+    while (offset < bytes.length) {
+      const size = recordLengthAt(bytes, offset);
+      if (size < RECORD_HEADER_BYTES || size > this.#maxRecordBytes || offset + size > bytes.length) {
+        throw new InvalidLsnError(firstLsn + offset, 'not a whole record');
+      }
+      const current = this.#segments.at(-1)!;
+      if (SEGMENT_HEADER_BYTES + (this.#nextLsn - current.firstLsn) + size > this.#options.segmentBytes) {
+        this.#switchSegment();
+      }
+      if (this.#bufferUsed + size > this.#buffer.length) this.#writeOut();
+      this.#buffer.set(bytes.subarray(offset, offset + size), this.#bufferUsed);
+      this.#bufferUsed += size;
+      this.#nextLsn += size;
+      this.#bytesAppended += size;
+      this.#recordsAppended++;
+      const generation = recordGenerationAt(bytes, offset);
+      if (generation > this.#generation) this.#generation = generation;
+      const txnId = recordTxnIdAt(bytes, offset);
+      if (txnId >= this.#nextTxnId) this.#nextTxnId = txnId + 1;
+      const type = recordTypeAt(bytes, offset);
+      if (type === RecordType.commit) this.#commits++;
+      else if (type === RecordType.checkpoint) this.#lastCheckpointLsn = this.#nextLsn - size;
+      offset += size;
+    }
+  }
+
+  /** The next transaction id this log would hand out (one above every id it holds). */
+  get nextTxnId(): number {
+    return this.#nextTxnId;
+  }
+
+  /**
+   * Reads whole records in their on-disk encoding from `fromLsn` (a record position) up to `toLsn`
+   * (exclusive), at most `maxBytes` but always at least one record, and never across a segment end.
+   * Returns an empty buffer when `fromLsn` is the end. For shipping the log to a catching-up client.
+   */
+  readEncoded(fromLsn: number, toLsn: number, maxBytes: number): Buffer {
+    this.#assertOpen();
+    if (fromLsn < this.firstLsn) throw new LsnUnavailableError(fromLsn, this.firstLsn);
+    const end = Math.min(toLsn, this.#nextLsn);
+    if (fromLsn >= end) return Buffer.alloc(0);
+    if (end > this.#writtenLsn) this.#writeOut();
+    const index = this.#segmentIndexOf(fromLsn);
+    const segment = this.#segments[index]!;
+    const segmentEnd = index === this.#segments.length - 1 ? this.#writtenLsn : segment.endLsn;
+    const limit = Math.min(end, segmentEnd);
+    const file = this.#storage.open(segment.name, { create: false, dsync: false });
+    try {
+      const cursor = new SegmentCursor(
+        file,
+        segment.firstLsn,
+        fromLsn,
+        SEGMENT_HEADER_BYTES + (limit - segment.firstLsn),
+        this.#maxRecordBytes,
+      );
+      let length = 0;
+      for (;;) {
+        const step = cursor.next();
+        if (step.kind === 'end') break;
+        if (step.kind === 'bad') {
+          if (length === 0) throw new InvalidLsnError(fromLsn, step.error);
+          throw new LogCorruptedError(segment.name, cursor.lsn, step.error);
+        }
+        if (length > 0 && length + step.size > maxBytes) break;
+        length += step.size;
+        if (length >= maxBytes) break;
+      }
+      const bytes = Buffer.allocUnsafe(length);
+      file.read(bytes, 0, length, SEGMENT_HEADER_BYTES + (fromLsn - segment.firstLsn));
+      return bytes;
+    } finally {
+      file.close();
+    }
+  }
+
+  /**
+   * Internal init: replaces the whole log by an empty one that starts at `firstLsn`, after storing the
+   * state-machine snapshot that stands for everything before it. Durable on return.
+   */
+  async reset(firstLsn: number, snapshot: Uint8Array, generation: number): Promise<void> {
+    this.#assertWritable();
+    if (this.#openTxns.size > 0) throw new InvalidStateError('cannot reset with open local transactions');
+    try {
+      writeSnapshot(this.#storage, { lsn: firstLsn, generation, data: snapshot });
+      for (const segment of this.#segments.splice(0)) {
+        this.#retire(segment.file);
+        this.#storage.remove(segment.name);
+      }
+      const file = createSegment(this.#storage, firstLsn, this.#options.clusterId, this.#mode === 'dsync');
+      file.syncNow();
+      this.#storage.syncDirectory();
+      this.#segments.push({ name: file.name, firstLsn, endLsn: firstLsn, file });
+    } catch (error) {
+      throw this.#fail('reset', error);
+    }
+    this.#truncations++;
+    this.#bufferUsed = 0;
+    this.#nextLsn = firstLsn;
+    this.#writtenLsn = firstLsn;
+    this.#durableLsn = firstLsn;
+    if (generation > this.#generation) this.#generation = generation;
+    this.#lastCheckpointLsn = undefined;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new LogTruncatedError(waiter.lsn, firstLsn));
+  }
+
+  /** The snapshot stored by the last `reset()`, if the log starts at it. */
+  loadSnapshot(): StoredSnapshot | undefined {
+    const snapshot = readSnapshot(this.#storage);
+    return snapshot !== undefined && snapshot.lsn === this.firstLsn ? snapshot : undefined;
   }
 
   /**
@@ -789,14 +933,16 @@ export class WriteAheadLog implements AsyncDisposable {
     return found;
   }
 
+  /**
+   * Walks the records of `lsn`'s segment from its first one (always a boundary): decoding at `lsn`
+   * alone would accept a record-shaped payload inside another record, and cut that record in half.
+   */
   async #assertRecordAt(lsn: number): Promise<void> {
-    const iterator = this.read(lsn);
-    try {
-      const first = await iterator.next();
-      if (first.done || first.value.lsn !== lsn) throw new InvalidLsnError(lsn, 'no record starts there');
-    } finally {
-      await iterator.return(undefined);
+    const segment = this.#segments[this.#segmentIndexOf(lsn)]!;
+    for await (const record of this.read(segment.firstLsn, { toLsn: lsn + 1 })) {
+      if (record.lsn === lsn) return;
     }
+    throw new InvalidLsnError(lsn, 'no record starts there');
   }
 }
 

@@ -17,6 +17,7 @@ export type StorageOperation =
   | { readonly kind: 'truncate'; readonly file: string; readonly size: number }
   | { readonly kind: 'create'; readonly file: string }
   | { readonly kind: 'remove'; readonly file: string }
+  | { readonly kind: 'rename'; readonly from: string; readonly to: string }
   | { readonly kind: 'sync-directory' };
 
 export interface StorageFault {
@@ -136,6 +137,15 @@ export class MemoryStorage implements LogStorage {
   remove(name: string): void {
     this.#files.delete(name);
     this.onOperation?.({ kind: 'remove', file: name });
+  }
+
+  /** Like remove: durable at once (the caller syncs the directory anyway). */
+  rename(from: string, to: string): void {
+    const state = this.#files.get(from);
+    if (state === undefined) throw Object.assign(new Error(`ENOENT: ${from}`), { code: 'ENOENT' });
+    this.#files.delete(from);
+    this.#files.set(to, state);
+    this.onOperation?.({ kind: 'rename', from, to });
   }
 
   syncDirectory(): void {

@@ -153,3 +153,23 @@ export function decodeRecordAt(
 export function peekRecordLsn(bytes: Buffer, offset: number): number {
   return bytes.readUInt32LE(offset + 8) + bytes.readUInt32LE(offset + 12) * TWO_POW_32;
 }
+
+// Field readers for bytes already validated (by the wire decoder or by recovery): no checks, no allocation.
+export function recordLengthAt(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset + 4]! | (bytes[offset + 5]! << 8) | (bytes[offset + 6]! << 16)) + bytes[offset + 7]! * 0x100_0000;
+}
+export function recordLsnAt(bytes: Uint8Array, offset: number): number {
+  return readUint32(bytes, offset + 8) + readUint32(bytes, offset + 12) * TWO_POW_32;
+}
+export function recordGenerationAt(bytes: Uint8Array, offset: number): number {
+  return readUint32(bytes, offset + 16);
+}
+export function recordTypeAt(bytes: Uint8Array, offset: number): RecordType {
+  return bytes[offset + 20] as RecordType;
+}
+export function recordTxnIdAt(bytes: Uint8Array, offset: number): number {
+  return readUint32(bytes, offset + 24) + readUint32(bytes, offset + 28) * TWO_POW_32;
+}
+function readUint32(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16)) + bytes[offset + 3]! * 0x100_0000;
+}

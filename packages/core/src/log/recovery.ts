@@ -146,12 +146,21 @@ export function recoverLog(storage: LogStorage, options: ResolvedLogOptions, dsy
       const header = decodeSegmentHeader(readHeader(file));
       if (!header.ok) {
         if (isLast && header.torn) {
-          // Its creation was cut by a crash; nothing in it can have been reported durable.
+          // Its creation was cut by a crash; nothing in it can have been reported durable. Unless a valid
+          // record follows: records are written only after the header, so the header was damaged later.
+          const size = file.size();
+          const validAfter = findValidRecordAfter(file, firstLsn, SEGMENT_HEADER_BYTES - 1, size, maxRecordBytes);
+          if (validAfter !== undefined) {
+            const reason = `${header.reason}, but a valid record follows it at LSN ${validAfter}`;
+            if (options.recovery !== 'repair') throw new LogCorruptedError(name, firstLsn, reason);
+            repaired = { file: name, lsn: firstLsn, reason, bytesLost: size - SEGMENT_HEADER_BYTES };
+          } else {
+            removedTornSegments.push(name);
+          }
           file.close();
           keepOpen = true; // closed just above
           storage.remove(name);
           storage.syncDirectory();
-          removedTornSegments.push(name);
           break;
         }
         throw new LogFormatError(name, header.reason);

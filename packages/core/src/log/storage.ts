@@ -16,6 +16,8 @@ export interface LogStorage {
   list(): string[];
   open(name: string, options: { readonly create: boolean; readonly dsync: boolean }): StorageFile;
   remove(name: string): void;
+  /** Atomically replaces `to` by `from` (rename(2)); durable after `syncDirectory`. */
+  rename(from: string, to: string): void;
   /** Makes creations and removals of files durable (fsync of the directory). */
   syncDirectory(): void;
 }

@@ -36,6 +36,11 @@ export class VirtualClock implements Clock {
     if (index >= 0) this.#timers.splice(index, 1);
   }
 
+  /** When the next timer is due, if any. */
+  get nextTimerAt(): number | undefined {
+    return this.#timers[0]?.at;
+  }
+
   get pendingTimers(): number {
     return this.#timers.length;
   }
