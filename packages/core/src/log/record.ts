@@ -156,7 +156,10 @@ export function peekRecordLsn(bytes: Buffer, offset: number): number {
 
 // Field readers for bytes already validated (by the wire decoder or by recovery): no checks, no allocation.
 export function recordLengthAt(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset + 4]! | (bytes[offset + 5]! << 8) | (bytes[offset + 6]! << 16)) + bytes[offset + 7]! * 0x100_0000;
+  return (
+    (bytes[offset + 4]! | (bytes[offset + 5]! << 8) | (bytes[offset + 6]! << 16)) +
+    bytes[offset + 7]! * 0x100_0000
+  );
 }
 export function recordLsnAt(bytes: Uint8Array, offset: number): number {
   return readUint32(bytes, offset + 8) + readUint32(bytes, offset + 12) * TWO_POW_32;
@@ -171,5 +174,8 @@ export function recordTxnIdAt(bytes: Uint8Array, offset: number): number {
   return readUint32(bytes, offset + 24) + readUint32(bytes, offset + 28) * TWO_POW_32;
 }
 function readUint32(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16)) + bytes[offset + 3]! * 0x100_0000;
+  return (
+    (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16)) +
+    bytes[offset + 3]! * 0x100_0000
+  );
 }

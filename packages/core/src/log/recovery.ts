@@ -149,7 +149,13 @@ export function recoverLog(storage: LogStorage, options: ResolvedLogOptions, dsy
           // Its creation was cut by a crash; nothing in it can have been reported durable. Unless a valid
           // record follows: records are written only after the header, so the header was damaged later.
           const size = file.size();
-          const validAfter = findValidRecordAfter(file, firstLsn, SEGMENT_HEADER_BYTES - 1, size, maxRecordBytes);
+          const validAfter = findValidRecordAfter(
+            file,
+            firstLsn,
+            SEGMENT_HEADER_BYTES - 1,
+            size,
+            maxRecordBytes,
+          );
           if (validAfter !== undefined) {
             const reason = `${header.reason}, but a valid record follows it at LSN ${validAfter}`;
             if (options.recovery !== 'repair') throw new LogCorruptedError(name, firstLsn, reason);

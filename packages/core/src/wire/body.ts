@@ -1,0 +1,400 @@
+/**
+ * The body of each message type, little-endian, `generation` always first. Encoders and decoders of
+ * one type sit side by side so a layout change touches one place (and docs/protocol.md):
+ *
+ *   log           generation u32 | prevLsn u64 | prevGeneration u32 | records…          16 + records
+ *   ack           generation u32 | lsn u64 | nextLsn u64 | level u8                      21
+ *   logRequest    generation u32 | fromLsn u64 | toLsn u64 | lastLsn u64 | lastGeneration u32   32
+ *   syncRequest   generation u32 | lastLsn u64 | lastGeneration u32 | nextLsn u64        24
+ *   syncVerify    generation u32 | firstLsn u64 | nextLsn u64 | count u32 | count × entry  24 + 12n
+ *   init          generation u32 | snapshotLsn u64 | count u32 | count × entry | snapshot…  16 + 12n + snapshot
+ *   newMaster     generation u32 | nextLsn u64                                           12
+ *   masterRequest generation u32                                                         4
+ *   heartbeat     generation u32 | nextLsn u64 | permLsn u64                             20
+ *   vote1         generation u32 | electionGeneration u32 | dataGeneration u32 | lastLsn u64
+ *                 | priority u32 | tiebreaker u32 | nsites u32 | nvotes u32              36
+ *   vote2         generation u32 | electionGeneration u32 | length u8 | candidate UTF-8  9 + length
+ *
+ * entry = generation u32 | lsn u64. u64 = lo u32 then hi u32, as in log/record.ts.
+ *
+ * Decoding is the binary pass only: lengths, counts, enums, UTF-8. The caller then runs the zod pass.
+ */
+import type { HistoryEntry } from '../replica/history.js';
+import type { AckLevel } from '../replica/types.js';
+import {
+  type DecodedMessage,
+  MAX_MESSAGE_HISTORY_ENTRIES,
+  MAX_SITE_ID_BYTES,
+  type Message,
+  type MessageTypeName,
+} from './messages.js';
+import { ProtocolError } from './protocol-error.js';
+
+const TWO_POW_32 = 0x1_0000_0000;
+const U32_MAX = 0xffff_ffff;
+const HISTORY_ENTRY_BYTES = 12;
+
+export const LOG_FIXED_BYTES = 16;
+const ACK_BYTES = 21;
+const LOG_REQUEST_BYTES = 32;
+const SYNC_REQUEST_BYTES = 24;
+const SYNC_VERIFY_FIXED_BYTES = 24;
+const INIT_FIXED_BYTES = 16;
+const NEW_MASTER_BYTES = 12;
+const MASTER_REQUEST_BYTES = 4;
+const HEARTBEAT_BYTES = 20;
+const VOTE1_BYTES = 36;
+const VOTE2_FIXED_BYTES = 9;
+
+/** A lone surrogate would be written as U+FFFD and decode as another string: refuse it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+const ACK_LEVEL_CODES: Readonly<Record<AckLevel, number>> = { received: 1, written: 2, flushed: 3 };
+const ACK_LEVELS: readonly (AckLevel | undefined)[] = [undefined, 'received', 'written', 'flushed'];
+
+// ── encoding ────────────────────────────────────────────────────────────────────────────────────────
+// Encoding is given trusted data from this process: a bad value is a programmer error and throws.
+
+function u32Of(message: Message, field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > U32_MAX) {
+    throw new RangeError(`cannot encode ${message.type}.${field} = ${value}: not a u32`);
+  }
+  return value;
+}
+
+function u64Of(message: Message, field: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `cannot encode ${message.type}.${field} = ${value}: not a non-negative safe integer`,
+    );
+  }
+  return value;
+}
+
+function putU32(target: Buffer, offset: number, value: number): number {
+  target.writeUInt32LE(value, offset);
+  return offset + 4;
+}
+
+function putU64(target: Buffer, offset: number, value: number): number {
+  target.writeUInt32LE(value % TWO_POW_32, offset);
+  target.writeUInt32LE(Math.floor(value / TWO_POW_32), offset + 4);
+  return offset + 8;
+}
+
+function checkHistory(message: Message, history: readonly HistoryEntry[]): void {
+  if (history.length > MAX_MESSAGE_HISTORY_ENTRIES) {
+    throw new RangeError(`cannot encode ${message.type}.history: ${history.length} entries`);
+  }
+}
+
+function putHistory(
+  message: Message,
+  target: Buffer,
+  offset: number,
+  history: readonly HistoryEntry[],
+): number {
+  let at = putU32(target, offset, history.length);
+  for (const entry of history) {
+    at = putU32(target, at, u32Of(message, 'history.generation', entry.generation));
+    at = putU64(target, at, u64Of(message, 'history.lsn', entry.lsn));
+  }
+  return at;
+}
+
+/** The body length of `message`. Checks what the size depends on (history length, candidate length). */
+export function bodyLength(message: Message): number {
+  switch (message.type) {
+    case 'log':
+      return LOG_FIXED_BYTES + message.records.length;
+    case 'ack':
+      return ACK_BYTES;
+    case 'logRequest':
+      return LOG_REQUEST_BYTES;
+    case 'syncRequest':
+      return SYNC_REQUEST_BYTES;
+    case 'syncVerify':
+      checkHistory(message, message.history);
+      return SYNC_VERIFY_FIXED_BYTES + HISTORY_ENTRY_BYTES * message.history.length;
+    case 'init':
+      checkHistory(message, message.history);
+      return INIT_FIXED_BYTES + HISTORY_ENTRY_BYTES * message.history.length + message.snapshot.length;
+    case 'newMaster':
+      return NEW_MASTER_BYTES;
+    case 'masterRequest':
+      return MASTER_REQUEST_BYTES;
+    case 'heartbeat':
+      return HEARTBEAT_BYTES;
+    case 'vote1':
+      return VOTE1_BYTES;
+    case 'vote2': {
+      if (LONE_SURROGATE.test(message.candidate)) {
+        throw new RangeError('cannot encode vote2.candidate: not well-formed UTF-16 (a lone surrogate)');
+      }
+      const bytes = Buffer.byteLength(message.candidate, 'utf8');
+      if (bytes < 1 || bytes > MAX_SITE_ID_BYTES) {
+        throw new RangeError(`cannot encode vote2.candidate: ${bytes} bytes (1 to ${MAX_SITE_ID_BYTES})`);
+      }
+      return VOTE2_FIXED_BYTES + bytes;
+    }
+    default:
+      return assertNever(message);
+  }
+}
+
+/** Writes the body of `message` at `offset`; `target` has room for `bodyLength(message)` bytes. */
+export function writeBody(message: Message, target: Buffer, offset: number): void {
+  let at = putU32(target, offset, u32Of(message, 'generation', message.generation));
+  switch (message.type) {
+    case 'log':
+      at = putU64(target, at, u64Of(message, 'prevLsn', message.prevLsn));
+      at = putU32(target, at, u32Of(message, 'prevGeneration', message.prevGeneration));
+      target.set(message.records, at);
+      return;
+    case 'ack': {
+      const level = ACK_LEVEL_CODES[message.level];
+      if (level === undefined) throw new RangeError(`cannot encode ack.level = ${String(message.level)}`);
+      at = putU64(target, at, u64Of(message, 'lsn', message.lsn));
+      at = putU64(target, at, u64Of(message, 'nextLsn', message.nextLsn));
+      target[at] = level;
+      return;
+    }
+    case 'logRequest':
+      at = putU64(target, at, u64Of(message, 'fromLsn', message.fromLsn));
+      at = putU64(target, at, u64Of(message, 'toLsn', message.toLsn));
+      at = putU64(target, at, u64Of(message, 'lastLsn', message.lastLsn));
+      putU32(target, at, u32Of(message, 'lastGeneration', message.lastGeneration));
+      return;
+    case 'syncRequest':
+      at = putU64(target, at, u64Of(message, 'lastLsn', message.lastLsn));
+      at = putU32(target, at, u32Of(message, 'lastGeneration', message.lastGeneration));
+      putU64(target, at, u64Of(message, 'nextLsn', message.nextLsn));
+      return;
+    case 'syncVerify':
+      at = putU64(target, at, u64Of(message, 'firstLsn', message.firstLsn));
+      at = putU64(target, at, u64Of(message, 'nextLsn', message.nextLsn));
+      putHistory(message, target, at, message.history);
+      return;
+    case 'init':
+      at = putU64(target, at, u64Of(message, 'snapshotLsn', message.snapshotLsn));
+      at = putHistory(message, target, at, message.history);
+      target.set(message.snapshot, at);
+      return;
+    case 'newMaster':
+      putU64(target, at, u64Of(message, 'nextLsn', message.nextLsn));
+      return;
+    case 'masterRequest':
+      return;
+    case 'heartbeat':
+      at = putU64(target, at, u64Of(message, 'nextLsn', message.nextLsn));
+      putU64(target, at, u64Of(message, 'permLsn', message.permLsn));
+      return;
+    case 'vote1':
+      at = putU32(target, at, u32Of(message, 'electionGeneration', message.electionGeneration));
+      at = putU32(target, at, u32Of(message, 'dataGeneration', message.dataGeneration));
+      at = putU64(target, at, u64Of(message, 'lastLsn', message.lastLsn));
+      at = putU32(target, at, u32Of(message, 'priority', message.priority));
+      at = putU32(target, at, u32Of(message, 'tiebreaker', message.tiebreaker));
+      at = putU32(target, at, u32Of(message, 'nsites', message.nsites));
+      putU32(target, at, u32Of(message, 'nvotes', message.nvotes));
+      return;
+    case 'vote2': {
+      at = putU32(target, at, u32Of(message, 'electionGeneration', message.electionGeneration));
+      const written = target.write(message.candidate, at + 1, 'utf8');
+      target[at] = written;
+      return;
+    }
+    default:
+      assertNever(message);
+  }
+}
+
+// ── decoding (binary pass) ──────────────────────────────────────────────────────────────────────────
+
+/** A decoded body before the zod pass; `log` gets its batch summary after its own record checks. */
+export type UncheckedBody = Exclude<DecodedMessage, { type: 'log' }> | LogFields;
+
+export interface LogFields {
+  readonly type: 'log';
+  readonly generation: number;
+  readonly flags: number;
+  readonly prevLsn: number;
+  readonly prevGeneration: number;
+  readonly records: Buffer;
+}
+
+function u64At(body: Buffer, offset: number): number {
+  return body.readUInt32LE(offset) + body.readUInt32LE(offset + 4) * TWO_POW_32;
+}
+
+function exactLength(type: MessageTypeName, body: Buffer, expected: number): ProtocolError | undefined {
+  if (body.length < expected) {
+    return new ProtocolError('truncated-body', `${type} body of ${body.length} bytes, needs ${expected}`);
+  }
+  if (body.length > expected) {
+    return new ProtocolError(
+      'trailing-bytes',
+      `${type} body of ${body.length} bytes, ${body.length - expected} after its fields`,
+    );
+  }
+  return undefined;
+}
+
+function atLeast(type: MessageTypeName, body: Buffer, expected: number): ProtocolError | undefined {
+  return body.length < expected
+    ? new ProtocolError('truncated-body', `${type} body of ${body.length} bytes, needs at least ${expected}`)
+    : undefined;
+}
+
+function historyCount(type: MessageTypeName, body: Buffer, offset: number): number | ProtocolError {
+  const count = body.readUInt32LE(offset);
+  if (count > MAX_MESSAGE_HISTORY_ENTRIES) {
+    return new ProtocolError(
+      'invalid-field',
+      `${type}: history of ${count} entries, at most ${MAX_MESSAGE_HISTORY_ENTRIES}`,
+    );
+  }
+  return count;
+}
+
+function readHistory(body: Buffer, offset: number, count: number): HistoryEntry[] {
+  const history: HistoryEntry[] = new Array(count);
+  for (let index = 0; index < count; index++) {
+    const at = offset + index * HISTORY_ENTRY_BYTES;
+    history[index] = { generation: body.readUInt32LE(at), lsn: u64At(body, at + 4) };
+  }
+  return history;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Decodes the body of a `type` frame whose header and CRC have been checked. Allocates only the result. */
+export function readBody(type: MessageTypeName, flags: number, body: Buffer): UncheckedBody | ProtocolError {
+  const error = atLeast(type, body, 4);
+  if (error !== undefined) return error;
+  const generation = body.readUInt32LE(0);
+  switch (type) {
+    case 'log':
+      return (
+        atLeast(type, body, LOG_FIXED_BYTES) ?? {
+          type,
+          generation,
+          flags,
+          prevLsn: u64At(body, 4),
+          prevGeneration: body.readUInt32LE(12),
+          records: body.subarray(LOG_FIXED_BYTES),
+        }
+      );
+    case 'ack':
+      return (
+        exactLength(type, body, ACK_BYTES) ?? {
+          type,
+          generation,
+          lsn: u64At(body, 4),
+          // An unknown level byte stays undefined here and fails the zod pass with a readable issue.
+          level: ACK_LEVELS[body[20]!] as AckLevel,
+          nextLsn: u64At(body, 12),
+        }
+      );
+    case 'logRequest':
+      return (
+        exactLength(type, body, LOG_REQUEST_BYTES) ?? {
+          type,
+          generation,
+          flags,
+          fromLsn: u64At(body, 4),
+          toLsn: u64At(body, 12),
+          lastLsn: u64At(body, 20),
+          lastGeneration: body.readUInt32LE(28),
+        }
+      );
+    case 'syncRequest':
+      return (
+        exactLength(type, body, SYNC_REQUEST_BYTES) ?? {
+          type,
+          generation,
+          lastLsn: u64At(body, 4),
+          lastGeneration: body.readUInt32LE(12),
+          nextLsn: u64At(body, 16),
+        }
+      );
+    case 'syncVerify': {
+      const fixed = atLeast(type, body, SYNC_VERIFY_FIXED_BYTES);
+      if (fixed !== undefined) return fixed;
+      const count = historyCount(type, body, 20);
+      if (count instanceof ProtocolError) return count;
+      return (
+        exactLength(type, body, SYNC_VERIFY_FIXED_BYTES + count * HISTORY_ENTRY_BYTES) ?? {
+          type,
+          generation,
+          firstLsn: u64At(body, 4),
+          nextLsn: u64At(body, 12),
+          history: readHistory(body, SYNC_VERIFY_FIXED_BYTES, count),
+        }
+      );
+    }
+    case 'init': {
+      const fixed = atLeast(type, body, INIT_FIXED_BYTES);
+      if (fixed !== undefined) return fixed;
+      const count = historyCount(type, body, 12);
+      if (count instanceof ProtocolError) return count;
+      const snapshotOffset = INIT_FIXED_BYTES + count * HISTORY_ENTRY_BYTES;
+      return (
+        atLeast(type, body, snapshotOffset) ?? {
+          type,
+          generation,
+          snapshotLsn: u64At(body, 4),
+          history: readHistory(body, INIT_FIXED_BYTES, count),
+          snapshot: body.subarray(snapshotOffset),
+        }
+      );
+    }
+    case 'newMaster':
+      return exactLength(type, body, NEW_MASTER_BYTES) ?? { type, generation, nextLsn: u64At(body, 4) };
+    case 'masterRequest':
+      return exactLength(type, body, MASTER_REQUEST_BYTES) ?? { type, generation };
+    case 'heartbeat':
+      return (
+        exactLength(type, body, HEARTBEAT_BYTES) ?? {
+          type,
+          generation,
+          nextLsn: u64At(body, 4),
+          permLsn: u64At(body, 12),
+        }
+      );
+    case 'vote1':
+      return (
+        exactLength(type, body, VOTE1_BYTES) ?? {
+          type,
+          generation,
+          electionGeneration: body.readUInt32LE(4),
+          dataGeneration: body.readUInt32LE(8),
+          lastLsn: u64At(body, 12),
+          priority: body.readUInt32LE(20),
+          tiebreaker: body.readUInt32LE(24),
+          nsites: body.readUInt32LE(28),
+          nvotes: body.readUInt32LE(32),
+        }
+      );
+    case 'vote2': {
+      const fixed = atLeast(type, body, VOTE2_FIXED_BYTES);
+      if (fixed !== undefined) return fixed;
+      const length = body[8]!;
+      const sized = exactLength(type, body, VOTE2_FIXED_BYTES + length);
+      if (sized !== undefined) return sized;
+      let candidate: string;
+      try {
+        candidate = utf8.decode(body.subarray(VOTE2_FIXED_BYTES));
+      } catch {
+        return new ProtocolError('invalid-field', 'vote2: candidate is not valid UTF-8');
+      }
+      return { type, generation, electionGeneration: body.readUInt32LE(4), candidate };
+    }
+    default:
+      return assertNever(type);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,92 @@
+/**
+ * Whole-frame decoding, for transports that deliver frames intact (WebSocket, in-memory). Never throws
+ * on bad bytes: every outcome is a value. Decoded messages hold views into `bytes` (`log.records`,
+ * `init.snapshot`): do not reuse the input buffer while holding them.
+ */
+import { crc32c } from '../log/crc32c.js';
+import { readBody, type UncheckedBody } from './body.js';
+import { FRAME_HEADER_BYTES, type FrameHeader, hex, readFrameHeader } from './frame.js';
+import { summarizeLogBatch } from './log-batch.js';
+import type { DecodedMessage } from './messages.js';
+import { type DecoderOptions, type ResolvedDecoderOptions, resolveDecoderOptions } from './options.js';
+import { ProtocolError } from './protocol-error.js';
+import { logFieldsSchema, messageSchemas } from './schemas.js';
+
+export type DecodeResult =
+  | { readonly ok: true; readonly message: DecodedMessage }
+  | { readonly ok: false; readonly error: ProtocolError };
+
+/**
+ * Decodes exactly one frame. `bytes` must be the whole frame, nothing more. Throws only `ConfigError`,
+ * for bad `options`.
+ */
+export function decodeFrame(bytes: Uint8Array, options?: DecoderOptions): DecodeResult {
+  const limits = resolveDecoderOptions(options);
+  const buffer = asBuffer(bytes);
+  if (buffer.length < FRAME_HEADER_BYTES) {
+    return failure(new ProtocolError('truncated-frame', `${buffer.length} bytes, shorter than the header`));
+  }
+  const header = readFrameHeader(buffer, 0, limits.maxFrameBytes);
+  if (header instanceof ProtocolError) return failure(header);
+  const frameLength = FRAME_HEADER_BYTES + header.bodyLength;
+  if (buffer.length < frameLength) {
+    return failure(
+      new ProtocolError('truncated-frame', `${buffer.length} bytes, the header says ${frameLength}`),
+    );
+  }
+  if (buffer.length > frameLength) {
+    return failure(
+      new ProtocolError('excess-frame-bytes', `${buffer.length} bytes, the header says ${frameLength}`),
+    );
+  }
+  const result = decodeBody(header, buffer.subarray(FRAME_HEADER_BYTES), limits);
+  return result instanceof ProtocolError ? failure(result) : { ok: true, message: result };
+}
+
+/** Checks the body CRC, decodes the body, validates it. Shared by `decodeFrame` and `FrameDecoder`. */
+export function decodeBody(
+  header: FrameHeader,
+  body: Buffer,
+  limits: ResolvedDecoderOptions,
+): DecodedMessage | ProtocolError {
+  const crc = crc32c(body);
+  if (crc !== header.bodyCrc) {
+    return new ProtocolError(
+      'bad-checksum',
+      `${header.type} body crc32c 0x${hex(crc, 8)}, the header says 0x${hex(header.bodyCrc, 8)}`,
+    );
+  }
+  const decoded = readBody(header.type, header.flags, body);
+  if (decoded instanceof ProtocolError) return decoded;
+  return validate(decoded, limits);
+}
+
+function validate(decoded: UncheckedBody, limits: ResolvedDecoderOptions): DecodedMessage | ProtocolError {
+  if (decoded.type === 'log') {
+    const checked = logFieldsSchema.safeParse(decoded);
+    if (!checked.success) return ProtocolError.fromZodIssues('log', checked.error.issues);
+    const batch = summarizeLogBatch(decoded, limits.maxRecordBytes);
+    if (batch instanceof ProtocolError) return batch;
+    return {
+      type: 'log',
+      generation: decoded.generation,
+      flags: decoded.flags,
+      prevLsn: decoded.prevLsn,
+      prevGeneration: decoded.prevGeneration,
+      records: decoded.records,
+      batch,
+    };
+  }
+  // zod's output is a copy; the decoded object is already exactly the message, so keep it.
+  const checked = messageSchemas[decoded.type].safeParse(decoded);
+  return checked.success ? decoded : ProtocolError.fromZodIssues(decoded.type, checked.error.issues);
+}
+
+function failure(error: ProtocolError): DecodeResult {
+  return { ok: false, error };
+}
+
+/** A Buffer view of `bytes` (no copy). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

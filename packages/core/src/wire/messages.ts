@@ -1,0 +1,189 @@
+/**
+ * The replication messages as plain data: a discriminated union on `type`. Every message carries the
+ * sender's generation; site ids are not in messages (the transport knows the sender). LSNs are byte
+ * positions in the log, non-negative safe integers; generations are u32. The byte layout of each body
+ * is in body.ts and docs/protocol.md.
+ */
+import type { HistoryEntry } from '../replica/history.js';
+import type { AckLevel } from '../replica/types.js';
+
+/** The message type byte of the frame header. Numbers are part of the protocol: never reuse one. */
+export const MessageType = {
+  log: 1,
+  ack: 2,
+  logRequest: 3,
+  syncRequest: 4,
+  syncVerify: 5,
+  init: 6,
+  newMaster: 7,
+  masterRequest: 8,
+  heartbeat: 9,
+  vote1: 10,
+  vote2: 11,
+} as const;
+export type MessageTypeName = keyof typeof MessageType;
+export type MessageTypeCode = (typeof MessageType)[MessageTypeName];
+
+/** Header flag bits (Berkeley DB's send flags). Bits not listed here must be 0. */
+export const FrameFlags = {
+  /** The frame carries a commit record (only on `log`; set if and only if the batch holds a commit). */
+  PERMANENT: 1,
+  /** Send at once, do not batch. */
+  NOBUFFER: 2,
+  /** A request repeated after no answer, or records re-sent in answer to a request. */
+  REREQUEST: 4,
+  /** A request any site holding the records may answer (client-to-client sync). */
+  ANYWHERE: 8,
+} as const;
+
+/**
+ * Records shipped from a master (or, with ANYWHERE, another client). `records` is whole log records in
+ * their on-disk encoding (log/record.ts), contiguous, at least one. `prevLsn`/`prevGeneration` identify
+ * the record just before the first one (0/0: none), so the receiver can check that its log matches.
+ */
+export interface LogMessage {
+  readonly type: 'log';
+  readonly generation: number;
+  /** PERMANENT (required iff a commit record is in the batch), NOBUFFER, REREQUEST. */
+  readonly flags: number;
+  readonly prevLsn: number;
+  readonly prevGeneration: number;
+  readonly records: Uint8Array;
+}
+
+/** What the decoder learned while validating a `log` batch, so the hot path never parses it again. */
+export interface LogBatch {
+  readonly recordCount: number;
+  /** LSN of the first record. */
+  readonly firstLsn: number;
+  /** LSN of the last record. */
+  readonly lastLsn: number;
+  /** LSN just after the last record: the receiver's log end once the batch is appended. */
+  readonly endLsn: number;
+  readonly firstGeneration: number;
+  readonly lastGeneration: number;
+  readonly hasCommit: boolean;
+  /** LSN of the last commit record in the batch; 0 when there is none (0 is never a record's LSN). */
+  readonly lastCommitLsn: number;
+}
+
+/** A decoded `log` message: `records` is a view into the received bytes, `batch` its summary. */
+export interface DecodedLogMessage extends LogMessage {
+  readonly batch: LogBatch;
+}
+
+/** A client's acknowledgement: permanent records up to `lsn` are durable here at `level`. */
+export interface AckMessage {
+  readonly type: 'ack';
+  readonly generation: number;
+  /** The largest permanent LSN durable at the receiver (0: none). */
+  readonly lsn: number;
+  readonly level: AckLevel;
+  /** The receiver's log end. */
+  readonly nextLsn: number;
+}
+
+/** A client asking for a missing range of the log. */
+export interface LogRequestMessage {
+  readonly type: 'logRequest';
+  readonly generation: number;
+  /** NOBUFFER, REREQUEST, ANYWHERE. */
+  readonly flags: number;
+  readonly fromLsn: number;
+  /** Exclusive; 0 = up to the end of the log. Otherwise ≥ fromLsn. */
+  readonly toLsn: number;
+  /** The client's last record, identifying where its log ends. */
+  readonly lastLsn: number;
+  readonly lastGeneration: number;
+}
+
+/** A client telling a master where its log ends. */
+export interface SyncRequestMessage {
+  readonly type: 'syncRequest';
+  readonly generation: number;
+  readonly lastLsn: number;
+  readonly lastGeneration: number;
+  readonly nextLsn: number;
+}
+
+/** A master's generation history, so a client can find the last record the two logs share. */
+export interface SyncVerifyMessage {
+  readonly type: 'syncVerify';
+  readonly generation: number;
+  /** The master's first LSN still in its log. */
+  readonly firstLsn: number;
+  readonly nextLsn: number;
+  /** Strictly increasing in both fields; at most MAX_MESSAGE_HISTORY_ENTRIES. */
+  readonly history: readonly HistoryEntry[];
+}
+
+/** Internal init: a state-machine snapshot and the LSN the log continues from. */
+export interface InitMessage {
+  readonly type: 'init';
+  readonly generation: number;
+  readonly snapshotLsn: number;
+  readonly history: readonly HistoryEntry[];
+  /** Opaque state-machine bytes. Decoded: a view into the received bytes. */
+  readonly snapshot: Uint8Array;
+}
+
+export interface NewMasterMessage {
+  readonly type: 'newMaster';
+  readonly generation: number;
+  readonly nextLsn: number;
+}
+
+export interface MasterRequestMessage {
+  readonly type: 'masterRequest';
+  readonly generation: number;
+}
+
+export interface HeartbeatMessage {
+  readonly type: 'heartbeat';
+  readonly generation: number;
+  readonly nextLsn: number;
+  /** The master's last permanent LSN. */
+  readonly permLsn: number;
+}
+
+/** Election phase 1 (packages/election owns the meaning; the wire only carries it). */
+export interface Vote1Message {
+  readonly type: 'vote1';
+  readonly generation: number;
+  readonly electionGeneration: number;
+  readonly dataGeneration: number;
+  readonly lastLsn: number;
+  readonly priority: number;
+  readonly tiebreaker: number;
+  readonly nsites: number;
+  readonly nvotes: number;
+}
+
+/** Election phase 2: a vote for `candidate` (a site id, 1 to MAX_SITE_ID_BYTES bytes of UTF-8). */
+export interface Vote2Message {
+  readonly type: 'vote2';
+  readonly generation: number;
+  readonly electionGeneration: number;
+  readonly candidate: string;
+}
+
+export type Message =
+  | LogMessage
+  | AckMessage
+  | LogRequestMessage
+  | SyncRequestMessage
+  | SyncVerifyMessage
+  | InitMessage
+  | NewMasterMessage
+  | MasterRequestMessage
+  | HeartbeatMessage
+  | Vote1Message
+  | Vote2Message;
+
+/** What the decoders return: a `Message`, with the `log` variant carrying its batch summary. */
+export type DecodedMessage = Exclude<Message, LogMessage> | DecodedLogMessage;
+
+/** At most this many generation-history entries in one `syncVerify` or `init`. */
+export const MAX_MESSAGE_HISTORY_ENTRIES = 4096;
+/** Site ids in messages (vote2's candidate): 1 to this many bytes of UTF-8. */
+export const MAX_SITE_ID_BYTES = 64;

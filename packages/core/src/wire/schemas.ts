@@ -1,0 +1,186 @@
+/**
+ * zod schemas of the decoded messages: the second pass after binary decoding, for the ranges and
+ * cross-field rules the byte layout cannot express (LSNs are safe integers, toLsn ≥ fromLsn, histories
+ * strictly increasing, site ids of bounded length). `log` keeps to its fixed fields here: its record
+ * bytes are checked by the binary pass (log-batch.ts), so the hot path stays cheap.
+ */
+import { z } from 'zod';
+import { allowedFlags } from './frame.js';
+import {
+  type AckMessage,
+  type HeartbeatMessage,
+  type InitMessage,
+  type LogRequestMessage,
+  MAX_MESSAGE_HISTORY_ENTRIES,
+  MAX_SITE_ID_BYTES,
+  type MasterRequestMessage,
+  type Message,
+  type MessageTypeName,
+  type NewMasterMessage,
+  type SyncRequestMessage,
+  type SyncVerifyMessage,
+  type Vote1Message,
+  type Vote2Message,
+} from './messages.js';
+
+const U32_MAX = 0xffff_ffff;
+
+const u32 = z.number().int().min(0).max(U32_MAX);
+const lsn = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+function flagsFor(type: MessageTypeName) {
+  const allowed = allowedFlags(type);
+  return z
+    .number()
+    .int()
+    .min(0)
+    .max(0xff)
+    .refine((flags) => (flags & ~allowed) === 0, `only flag bits 0x${allowed.toString(16)} are allowed`);
+}
+
+const historySchema = z
+  .array(z.object({ generation: u32, lsn }))
+  .max(MAX_MESSAGE_HISTORY_ENTRIES)
+  .superRefine((entries, context) => {
+    for (let index = 1; index < entries.length; index++) {
+      const previous = entries[index - 1]!;
+      const entry = entries[index]!;
+      if (entry.generation <= previous.generation || entry.lsn <= previous.lsn) {
+        context.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `history must increase strictly in generation and lsn: (${entry.generation}, ${entry.lsn}) after (${previous.generation}, ${previous.lsn})`,
+        });
+      }
+    }
+  });
+
+/** The fixed fields of `log`: what the hot path validates with zod. */
+export const logFieldsSchema = z
+  .object({
+    type: z.literal('log'),
+    generation: u32,
+    flags: flagsFor('log'),
+    prevLsn: lsn,
+    prevGeneration: u32,
+  })
+  .refine((message) => message.prevLsn !== 0 || message.prevGeneration === 0, {
+    path: ['prevGeneration'],
+    message: 'must be 0 when prevLsn is 0 (no previous record)',
+  })
+  .refine((message) => message.prevGeneration <= message.generation, {
+    path: ['prevGeneration'],
+    message: 'must not exceed the message generation',
+  });
+
+const logSchema = logFieldsSchema.and(z.object({ records: z.instanceof(Uint8Array) }));
+
+const ackSchema = z.object({
+  type: z.literal('ack'),
+  generation: u32,
+  lsn,
+  level: z.enum(['received', 'written', 'flushed']),
+  nextLsn: lsn,
+}) satisfies z.ZodType<AckMessage>;
+
+const logRequestSchema = z
+  .object({
+    type: z.literal('logRequest'),
+    generation: u32,
+    flags: flagsFor('logRequest'),
+    fromLsn: lsn,
+    toLsn: lsn,
+    lastLsn: lsn,
+    lastGeneration: u32,
+  })
+  .refine((message) => message.toLsn === 0 || message.toLsn >= message.fromLsn, {
+    path: ['toLsn'],
+    message: 'must be 0 (to the end) or at least fromLsn',
+  }) satisfies z.ZodType<LogRequestMessage>;
+
+const syncRequestSchema = z.object({
+  type: z.literal('syncRequest'),
+  generation: u32,
+  lastLsn: lsn,
+  lastGeneration: u32,
+  nextLsn: lsn,
+}) satisfies z.ZodType<SyncRequestMessage>;
+
+const syncVerifySchema = z
+  .object({
+    type: z.literal('syncVerify'),
+    generation: u32,
+    firstLsn: lsn,
+    nextLsn: lsn,
+    history: historySchema,
+  })
+  .refine((message) => message.firstLsn <= message.nextLsn, {
+    path: ['nextLsn'],
+    message: 'must be at least firstLsn',
+  }) satisfies z.ZodType<SyncVerifyMessage>;
+
+const initSchema = z.object({
+  type: z.literal('init'),
+  generation: u32,
+  snapshotLsn: lsn,
+  history: historySchema,
+  snapshot: z.instanceof(Uint8Array),
+}) satisfies z.ZodType<InitMessage>;
+
+const newMasterSchema = z.object({
+  type: z.literal('newMaster'),
+  generation: u32,
+  nextLsn: lsn,
+}) satisfies z.ZodType<NewMasterMessage>;
+
+const masterRequestSchema = z.object({
+  type: z.literal('masterRequest'),
+  generation: u32,
+}) satisfies z.ZodType<MasterRequestMessage>;
+
+const heartbeatSchema = z.object({
+  type: z.literal('heartbeat'),
+  generation: u32,
+  nextLsn: lsn,
+  permLsn: lsn,
+}) satisfies z.ZodType<HeartbeatMessage>;
+
+const vote1Schema = z.object({
+  type: z.literal('vote1'),
+  generation: u32,
+  electionGeneration: u32,
+  dataGeneration: u32,
+  lastLsn: lsn,
+  priority: u32,
+  tiebreaker: u32,
+  nsites: u32,
+  nvotes: u32,
+}) satisfies z.ZodType<Vote1Message>;
+
+const vote2Schema = z.object({
+  type: z.literal('vote2'),
+  generation: u32,
+  electionGeneration: u32,
+  candidate: z
+    .string()
+    .min(1)
+    .refine(
+      (candidate) => Buffer.byteLength(candidate, 'utf8') <= MAX_SITE_ID_BYTES,
+      `at most ${MAX_SITE_ID_BYTES} bytes of UTF-8`,
+    ),
+}) satisfies z.ZodType<Vote2Message>;
+
+/** One schema per message type. For `log`, the decoder uses `logFieldsSchema` instead (no record bytes). */
+export const messageSchemas = {
+  log: logSchema,
+  ack: ackSchema,
+  logRequest: logRequestSchema,
+  syncRequest: syncRequestSchema,
+  syncVerify: syncVerifySchema,
+  init: initSchema,
+  newMaster: newMasterSchema,
+  masterRequest: masterRequestSchema,
+  heartbeat: heartbeatSchema,
+  vote1: vote1Schema,
+  vote2: vote2Schema,
+} as const satisfies Record<MessageTypeName, z.ZodType<Message>>;

@@ -1,0 +1,176 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RecordType } from '../../src/log/record.js';
+import {
+  decodeFrame,
+  encodeFrameInto,
+  encodeLogFrame,
+  encodeMessage,
+  FRAME_HEADER_BYTES,
+  FrameFlags,
+  frameSize,
+  iterateRecords,
+  MAX_MESSAGE_HISTORY_ENTRIES,
+  type Message,
+  MessageType,
+} from '../../src/wire/index.js';
+import { buildLogMessage, logCase, message, plain } from './wire-helpers.js';
+
+describe('round trip', () => {
+  it('decodes every message type to what was encoded, in a frame of exactly frameSize bytes', () => {
+    fc.assert(
+      fc.property(message(), (original) => {
+        const frame = encodeMessage(original);
+        expect(frame.length).toBe(frameSize(original));
+        expect(frame[3]).toBe(MessageType[original.type]);
+        const result = decodeFrame(frame);
+        if (!result.ok) throw result.error;
+        expect(plain(result.message)).toEqual(plain(original));
+        // Canonical: re-encoding the decoded message gives the same bytes.
+        expect(encodeMessage(result.message).equals(frame)).toBe(true);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('summarizes a log batch and iterates its records without re-parsing', () => {
+    fc.assert(
+      fc.property(logCase(), ({ message: original, records, expected }) => {
+        const result = decodeFrame(encodeMessage(original));
+        if (!result.ok) throw result.error;
+        const decoded = result.message;
+        if (decoded.type !== 'log') throw new Error(`decoded a ${decoded.type}`);
+        expect(decoded.batch).toEqual(expected);
+        const iterated = [...iterateRecords(decoded)].map((record) => ({
+          ...record,
+          payload: Buffer.from(record.payload).toString('hex'),
+        }));
+        expect(iterated).toEqual(
+          records.map((record) => ({ ...record, payload: Buffer.from(record.payload).toString('hex') })),
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('encodes a log frame around prebuilt records, as encodeMessage does', () => {
+    const { message: original } = buildLogMessage({
+      generation: 4,
+      firstLsn: 100,
+      prevLsn: 60,
+      prevGeneration: 3,
+      records: [
+        { generation: 4, type: RecordType.data, txnId: 9, payload: Buffer.from('put a 1') },
+        { generation: 4, type: RecordType.commit, txnId: 9, payload: Buffer.alloc(0) },
+      ],
+    });
+    const frame = encodeLogFrame(original, original.records);
+    expect(frame.equals(encodeMessage(original))).toBe(true);
+    expect(frame[4]).toBe(FrameFlags.PERMANENT);
+  });
+
+  it('packs several frames into one buffer with encodeFrameInto', () => {
+    const messages: Message[] = [
+      { type: 'masterRequest', generation: 1 },
+      { type: 'heartbeat', generation: 2, nextLsn: 2 ** 40, permLsn: 7 },
+      { type: 'vote2', generation: 3, electionGeneration: 4, candidate: 'site-ß' },
+    ];
+    const target = Buffer.alloc(messages.reduce((sum, m) => sum + frameSize(m), 0));
+    let offset = 0;
+    for (const m of messages) offset += encodeFrameInto(m, target, offset);
+    expect(offset).toBe(target.length);
+    offset = 0;
+    for (const m of messages) {
+      const size = frameSize(m);
+      const result = decodeFrame(target.subarray(offset, offset + size));
+      expect(result.ok && plain(result.message)).toEqual(plain(m));
+      offset += size;
+    }
+  });
+
+  it('carries the largest history allowed and a decoded snapshot as a view, not a copy', () => {
+    const history = Array.from({ length: MAX_MESSAGE_HISTORY_ENTRIES }, (_, index) => ({
+      generation: index + 1,
+      lsn: 2 ** 40 + index,
+    }));
+    const frame = encodeMessage({
+      type: 'init',
+      generation: 5000,
+      snapshotLsn: 99,
+      history,
+      snapshot: Buffer.from('state'),
+    });
+    const result = decodeFrame(frame);
+    if (!result.ok) throw result.error;
+    if (result.message.type !== 'init') throw new Error('not init');
+    expect(result.message.history).toEqual(history);
+    expect(result.message.snapshot.buffer).toBe(frame.buffer);
+  });
+
+  it('accepts a plain Uint8Array as well as a Buffer', () => {
+    const frame = encodeMessage({ type: 'newMaster', generation: 7, nextLsn: 12345 });
+    const copy = new Uint8Array(frame.length + 3).subarray(3);
+    copy.set(frame);
+    const result = decodeFrame(copy);
+    expect(result.ok && plain(result.message)).toEqual({ type: 'newMaster', generation: 7, nextLsn: 12345 });
+  });
+});
+
+describe('encoding refuses what it cannot encode (programmer errors throw)', () => {
+  const { message: log } = buildLogMessage({
+    generation: 1,
+    firstLsn: 1,
+    prevLsn: 0,
+    prevGeneration: 0,
+    records: [{ generation: 1, type: RecordType.commit, txnId: 1, payload: Buffer.from('x') }],
+  });
+
+  const { message: dataOnly } = buildLogMessage({
+    generation: 1,
+    firstLsn: 1,
+    prevLsn: 0,
+    prevGeneration: 0,
+    records: [{ generation: 1, type: RecordType.data, txnId: 1, payload: Buffer.from('x') }],
+  });
+
+  it.each<[string, Message]>([
+    ['a generation above u32', { type: 'masterRequest', generation: 2 ** 32 }],
+    ['a negative generation', { type: 'masterRequest', generation: -1 }],
+    ['a fractional LSN', { type: 'newMaster', generation: 1, nextLsn: 1.5 }],
+    ['an LSN beyond 2^53', { type: 'newMaster', generation: 1, nextLsn: 2 ** 53 }],
+    ['a log batch holding a commit without PERMANENT', { ...log, flags: 0 }],
+    ['PERMANENT on a log batch without a commit', { ...dataOnly, flags: FrameFlags.PERMANENT }],
+    ['an empty batch', { ...log, records: log.records.subarray(0, 0) }],
+    [
+      'records cut inside a record',
+      { ...log, records: Buffer.concat([log.records, log.records.subarray(0, 10)]) },
+    ],
+    ['ANYWHERE on a log message', { ...log, flags: FrameFlags.PERMANENT | FrameFlags.ANYWHERE }],
+    ['an unknown ack level', { type: 'ack', generation: 1, lsn: 1, nextLsn: 2, level: 'bogus' as 'flushed' }],
+    ['an empty candidate', { type: 'vote2', generation: 1, electionGeneration: 1, candidate: '' }],
+    [
+      'a candidate of 65 bytes',
+      { type: 'vote2', generation: 1, electionGeneration: 1, candidate: 'x'.repeat(65) },
+    ],
+    ['a lone surrogate', { type: 'vote2', generation: 1, electionGeneration: 1, candidate: 'a\uD800' }],
+    [
+      'a history of 4097 entries',
+      {
+        type: 'syncVerify',
+        generation: 1,
+        firstLsn: 1,
+        nextLsn: 1,
+        history: Array.from({ length: 4097 }, (_, index) => ({ generation: index, lsn: index })),
+      },
+    ],
+  ])('%s', (_, bad) => {
+    expect(() => encodeMessage(bad)).toThrow(RangeError);
+  });
+
+  it('writes the header as documented', () => {
+    const frame = encodeMessage({ type: 'heartbeat', generation: 0x01020304, nextLsn: 1, permLsn: 0 });
+    expect(frame.subarray(0, 8).toString('hex')).toBe('414b010900000000');
+    expect(frame.readUInt32LE(8)).toBe(frame.length - FRAME_HEADER_BYTES);
+    expect(frame.readUInt32LE(FRAME_HEADER_BYTES)).toBe(0x01020304);
+  });
+});

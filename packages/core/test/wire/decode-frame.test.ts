@@ -1,0 +1,265 @@
+import fs from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AckordError, ConfigError } from '../../src/errors.js';
+import { encodeRecord, RecordType } from '../../src/log/record.js';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  decodeFrame,
+  encodeMessage,
+  FRAME_HEADER_BYTES,
+  FrameFlags,
+  MessageType,
+  PROTOCOL_ERROR_REASONS,
+  ProtocolError,
+  type ProtocolErrorReason,
+} from '../../src/wire/index.js';
+import { buildLogMessage, rawFrame } from './wire-helpers.js';
+
+const u32 = (value: number): Buffer => {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32LE(value);
+  return bytes;
+};
+const u64 = (value: number): Buffer => {
+  const bytes = Buffer.alloc(8);
+  bytes.writeUInt32LE(value % 2 ** 32);
+  bytes.writeUInt32LE(Math.floor(value / 2 ** 32), 4);
+  return bytes;
+};
+const body = (...parts: (Buffer | number[])[]): Buffer =>
+  Buffer.concat(parts.map((part) => (Buffer.isBuffer(part) ? part : Buffer.from(part))));
+
+/** A log body around `records`: generation, prevLsn, prevGeneration. */
+const logBody = (generation: number, records: Buffer, prevLsn = 0, prevGeneration = 0): Buffer =>
+  body(u32(generation), u64(prevLsn), u32(prevGeneration), records);
+const record = (lsn: number, generation: number, type: RecordType = RecordType.data, payload = 'p'): Buffer =>
+  encodeRecord({ lsn, generation, type, txnId: 1, payload: Buffer.from(payload) });
+const heartbeat = encodeMessage({ type: 'heartbeat', generation: 1, nextLsn: 2, permLsn: 1 });
+
+const seen = new Set<ProtocolErrorReason>();
+
+function expectReason(bytes: Uint8Array, reason: ProtocolErrorReason, detail?: RegExp): ProtocolError {
+  const result = decodeFrame(bytes, { maxFrameBytes: 4096 });
+  if (result.ok) throw new Error(`decoded ${JSON.stringify(result.message)}, expected ${reason}`);
+  expect(result.error).toBeInstanceOf(ProtocolError);
+  expect(result.error.reason).toBe(reason);
+  expect(result.error.code).toBe('ERR_ACKORD_PROTOCOL');
+  expect(result.error.action).toBe(PROTOCOL_ERROR_REASONS[reason]);
+  if (detail) expect(result.error.message).toMatch(detail);
+  seen.add(reason);
+  return result.error;
+}
+
+describe('every protocol error reason, from a crafted frame', () => {
+  afterAll(() => {
+    // Each reason the protocol defines is reachable (and so tested) from bytes.
+    expect([...seen].sort()).toEqual(Object.keys(PROTOCOL_ERROR_REASONS).sort());
+  });
+
+  it('header: magic, version, reserved, type, flags, length', () => {
+    expectReason(rawFrame({ type: 9, body: heartbeat.subarray(16), magic: 0x4141 }), 'bad-magic', /0x4141/);
+    expectReason(rawFrame({ type: 9, body: heartbeat.subarray(16), version: 2 }), 'unsupported-version');
+    expectReason(rawFrame({ type: 9, body: heartbeat.subarray(16), reserved: [0, 1, 0] }), 'bad-reserved');
+    expectReason(rawFrame({ type: 0, body: Buffer.alloc(4) }), 'unknown-type');
+    expectReason(rawFrame({ type: 12, body: Buffer.alloc(4) }), 'unknown-type', /type 12/);
+    expectReason(
+      rawFrame({ type: 9, body: heartbeat.subarray(16), flags: FrameFlags.NOBUFFER }),
+      'bad-flags',
+    );
+    expectReason(rawFrame({ type: 3, body: Buffer.alloc(32), flags: FrameFlags.PERMANENT }), 'bad-flags');
+    expectReason(rawFrame({ type: 1, body: Buffer.alloc(16), flags: 0x10 }), 'bad-flags');
+    expectReason(rawFrame({ type: 5, body: Buffer.alloc(4), bodyLength: 4096 - 15 }), 'frame-too-large');
+    expectReason(heartbeat.subarray(0, 15), 'truncated-frame');
+    expectReason(heartbeat.subarray(0, heartbeat.length - 1), 'truncated-frame');
+    expectReason(Buffer.concat([heartbeat, Buffer.alloc(1)]), 'excess-frame-bytes');
+  });
+
+  it('body: checksum, length, fields', () => {
+    expectReason(rawFrame({ type: 9, body: heartbeat.subarray(16), crc: 0 }), 'bad-checksum', /crc32c/);
+    expectReason(rawFrame({ type: 9, body: Buffer.alloc(19) }), 'truncated-body');
+    expectReason(rawFrame({ type: 8, body: Buffer.alloc(2) }), 'truncated-body');
+    expectReason(rawFrame({ type: 9, body: Buffer.alloc(21) }), 'trailing-bytes');
+    // An LSN of 2^53: a u64 the protocol does not allow.
+    const tooFar = expectReason(
+      rawFrame({ type: 7, body: body(u32(1), u64(2 ** 53)) }),
+      'invalid-field',
+      /nextLsn/,
+    );
+    expect(tooFar.issues.length).toBeGreaterThan(0);
+    expectReason(rawFrame({ type: 2, body: body(u32(1), u64(1), u64(2), [9]) }), 'invalid-field', /level/);
+    expectReason(
+      rawFrame({ type: 3, body: body(u32(1), u64(10), u64(5), u64(0), u32(0)) }),
+      'invalid-field',
+      /toLsn/,
+    );
+    expectReason(
+      rawFrame({ type: 5, body: body(u32(9), u64(1), u64(9), u32(2), u32(3), u64(5), u32(2), u64(6)) }),
+      'invalid-field',
+      /history/,
+    );
+    expectReason(
+      rawFrame({ type: 5, body: body(u32(9), u64(1), u64(9), u32(4097)) }),
+      'invalid-field',
+      /4097/,
+    );
+    expectReason(rawFrame({ type: 6, body: body(u32(9), u64(1), u32(2), u32(3), u64(5)) }), 'truncated-body');
+    expectReason(
+      rawFrame({ type: 11, body: body(u32(1), u32(1), [2], [0xc3, 0x28]) }),
+      'invalid-field',
+      /UTF-8/,
+    );
+    expectReason(rawFrame({ type: 11, body: body(u32(1), u32(1), [0]) }), 'invalid-field', /candidate/);
+    expectReason(rawFrame({ type: 11, body: body(u32(1), u32(1), [3], [0x61]) }), 'truncated-body');
+  });
+
+  it('log: the record sequence', () => {
+    expectReason(rawFrame({ type: 1, body: logBody(1, Buffer.alloc(0)) }), 'empty-log-batch');
+    expectReason(rawFrame({ type: 1, body: logBody(1, Buffer.alloc(40)) }), 'bad-record', /bad-length/);
+    const flipped = record(1, 1);
+    flipped[32]! ^= 1;
+    expectReason(rawFrame({ type: 1, body: logBody(1, flipped) }), 'bad-record', /bad-checksum/);
+    expectReason(
+      rawFrame({ type: 1, body: logBody(1, record(1, 1).subarray(0, 32)) }),
+      'bad-record',
+      /short-record/,
+    );
+    expectReason(
+      rawFrame({ type: 1, body: logBody(1, record(1, 1).subarray(0, 10)) }),
+      'bad-record',
+      /short-header/,
+    );
+    expectReason(rawFrame({ type: 1, body: logBody(1, record(0, 1)) }), 'bad-record', /LSN 0/);
+    expectReason(
+      rawFrame({ type: 1, body: logBody(1, body(record(1, 1), record(40, 1))) }),
+      'non-contiguous-records',
+      /LSN 40, expected 34/,
+    );
+    expectReason(
+      rawFrame({ type: 1, body: logBody(1, record(50, 1), 50, 1) }),
+      'non-contiguous-records',
+      /prevLsn/,
+    );
+    expectReason(rawFrame({ type: 1, body: logBody(1, record(50, 2)) }), 'record-generation-too-new');
+    expectReason(
+      rawFrame({ type: 1, body: logBody(3, body(record(1, 3), record(34, 2))) }),
+      'record-generation-decreasing',
+    );
+    expectReason(
+      rawFrame({ type: 1, body: logBody(3, record(50, 2), 10, 3) }),
+      'record-generation-decreasing',
+    );
+    expectReason(
+      rawFrame({ type: 1, body: logBody(1, record(1, 1, RecordType.commit)) }),
+      'permanent-flag-mismatch',
+      /not set/,
+    );
+    expectReason(
+      rawFrame({ type: 1, body: logBody(1, record(1, 1)), flags: FrameFlags.PERMANENT }),
+      'permanent-flag-mismatch',
+      /without/,
+    );
+    expectReason(
+      rawFrame({ type: 1, body: logBody(1, record(50, 1), 0, 1) }),
+      'invalid-field',
+      /prevGeneration/,
+    );
+  });
+
+  it('a record larger than maxRecordBytes is a bad record', () => {
+    const big = record(1, 1, RecordType.data, 'x'.repeat(100));
+    const frame = rawFrame({ type: 1, body: logBody(1, big) });
+    expect(decodeFrame(frame, { maxRecordBytes: 132 }).ok).toBe(true);
+    const result = decodeFrame(frame, { maxRecordBytes: 131 });
+    expect(!result.ok && result.error.reason).toBe('bad-record');
+  });
+});
+
+describe('decodeFrame', () => {
+  it('accepts a frame of exactly maxFrameBytes and rejects one byte more', () => {
+    const snapshotBytes = 1024 - FRAME_HEADER_BYTES - 16;
+    const exact = encodeMessage({
+      type: 'init',
+      generation: 1,
+      snapshotLsn: 1,
+      history: [],
+      snapshot: Buffer.alloc(snapshotBytes),
+    });
+    expect(exact.length).toBe(1024);
+    expect(decodeFrame(exact, { maxFrameBytes: 1024 }).ok).toBe(true);
+    const over = encodeMessage({
+      type: 'init',
+      generation: 1,
+      snapshotLsn: 1,
+      history: [],
+      snapshot: Buffer.alloc(snapshotBytes + 1),
+    });
+    const result = decodeFrame(over, { maxFrameBytes: 1024 });
+    expect(!result.ok && result.error.reason).toBe('frame-too-large');
+  });
+
+  it('defaults to 16 MiB frames', () => {
+    expect(DEFAULT_MAX_FRAME_BYTES).toBe(16 * 1024 * 1024);
+    const header = rawFrame({ type: 6, body: Buffer.alloc(0), bodyLength: DEFAULT_MAX_FRAME_BYTES - 15 });
+    const result = decodeFrame(header);
+    expect(!result.ok && result.error.reason).toBe('frame-too-large');
+  });
+
+  it('rejects bad options with a ConfigError (1 KiB to 1 GiB frames)', () => {
+    for (const options of [{ maxFrameBytes: 1023 }, { maxFrameBytes: 2 ** 30 + 1 }, { maxRecordBytes: 31 }]) {
+      expect(() => decodeFrame(heartbeat, options)).toThrow(ConfigError);
+    }
+    expect(decodeFrame(heartbeat, { maxFrameBytes: 1024 }).ok).toBe(true);
+    expect(decodeFrame(heartbeat, { maxFrameBytes: 2 ** 30 }).ok).toBe(true);
+  });
+
+  it('gives log messages their batch summary', () => {
+    const { message, expected } = buildLogMessage({
+      generation: 2,
+      firstLsn: 1000,
+      prevLsn: 900,
+      prevGeneration: 1,
+      records: [
+        { generation: 1, type: RecordType.data, txnId: 1, payload: Buffer.from('a') },
+        { generation: 2, type: RecordType.newGeneration, txnId: 0, payload: Buffer.alloc(4) },
+        { generation: 2, type: RecordType.commit, txnId: 1, payload: Buffer.alloc(0) },
+        { generation: 2, type: RecordType.data, txnId: 2, payload: Buffer.from('b') },
+      ],
+    });
+    const result = decodeFrame(encodeMessage(message));
+    if (!result.ok) throw result.error;
+    expect(result.message.type === 'log' && result.message.batch).toEqual(expected);
+    expect(expected).toMatchObject({
+      recordCount: 4,
+      firstLsn: 1000,
+      hasCommit: true,
+      lastCommitLsn: 1000 + 33 + 36,
+    });
+  });
+
+  it('ProtocolError is an AckordError with a stable code and name', () => {
+    const error = new ProtocolError('bad-magic', 'x');
+    expect(error).toBeInstanceOf(AckordError);
+    expect(error.name).toBe('ProtocolError');
+    expect(error.message).toBe('protocol error (bad-magic): x');
+    expect(MessageType.vote2).toBe(11);
+  });
+});
+
+describe('docs/protocol.md', () => {
+  const doc = fs.readFileSync(new URL('../../../../docs/protocol.md', import.meta.url), 'utf8');
+
+  it('documents every reason with its action', () => {
+    for (const [reason, action] of Object.entries(PROTOCOL_ERROR_REASONS)) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${reason}\``));
+      expect(row, reason).toBeDefined();
+      const receiver = row!.split('|').at(-2)!.trim();
+      expect(receiver, reason).toBe(action === 'close' ? 'close' : 'drop (stream: close)');
+    }
+  });
+
+  it('documents every message type with its number', () => {
+    for (const [name, code] of Object.entries(MessageType)) {
+      expect(doc, name).toMatch(new RegExp(`\\| ${code} +\\| \`${name}\``));
+    }
+  });
+});
