@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
- * Ackord core: the durable write-ahead log (today), and — as their issues land — the pure replication
- * core, the wire format, acknowledgement policies and the replication manager.
+ * Ackord core: the durable write-ahead log, the pure replication core, the wire format and the base
+ * API (Berkeley DB style: you own the transport). The replication manager lands with its own issue.
  *
  * @example
  * ```ts
@@ -12,6 +12,9 @@
  * const { lsn, level } = await txn.commit(); // level === 'flushed': survives power loss
  * ```
  */
+export * from './base/index.js';
 export * from './clock.js';
 export * from './errors.js';
 export * from './log/index.js';
+export * from './replica/index.js';
+export * from './wire/index.js';

@@ -1,0 +1,711 @@
+/**
+ * The base API, as in Berkeley DB: for integrators who own the transport. The application supplies
+ * `send(message, target, flags)` and hands every received frame to `processMessage(bytes, from)`;
+ * Ackord does the rest — the log, the protocol core, the state machine — and reports what each message
+ * meant (ISPERM, NOTPERM, NEWSITE, …). Roles are set by the application (`becomeMaster`,
+ * `becomeClient`) or, in the manager, by elections.
+ *
+ * This is the shell around the pure `ReplicaCore`: it performs the core's effects in order. Every entry
+ * point runs through one serial chain, so effects of one input are performed before the next input is
+ * stepped; flushes run in the background and report back as `durable` inputs.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { type Clock, systemClock, type TimerHandle } from '../clock.js';
+import { InvalidStateError } from '../errors.js';
+import type { WriteAheadLog } from '../log/log.js';
+import { RecordType } from '../log/record.js';
+import { DEFAULT_CORE_CONFIG, type ReplicaCoreConfig, type TestMutations } from '../replica/config.js';
+import { ReplicaCore } from '../replica/core.js';
+import type { HistoryEntry } from '../replica/history.js';
+import type { StateMachine } from '../replica/state-machine.js';
+import {
+  type AckLevel,
+  type AppliedTransaction,
+  type CommitToken,
+  formatToken,
+  type ProcessResult,
+  parseToken,
+  type ReplicaEffect,
+  type Role,
+  type SiteId,
+} from '../replica/types.js';
+import { decodeFrame } from '../wire/decode.js';
+import { encodeMessage } from '../wire/encode.js';
+import type { Message } from '../wire/messages.js';
+
+/** Berkeley DB's send callback: deliver `message` to `target`; resolve false when it could not be sent. */
+export type SendFunction = (
+  message: Uint8Array,
+  target: SiteId | 'broadcast',
+  flags: number,
+) => Promise<boolean> | boolean;
+
+export interface BaseReplicaOptions {
+  readonly siteId: SiteId;
+  /** The other sites of the group. */
+  readonly peers: readonly SiteId[];
+  /** An open log (see `openLog`); the replica owns it from now on and closes it on `close()`. */
+  readonly log: WriteAheadLog;
+  readonly stateMachine: StateMachine;
+  readonly send: SendFunction;
+  readonly clock?: Clock;
+  /** Default: from the log's durability mode (none → received, write/delayed → written, fsync/dsync → flushed). */
+  readonly ackLevel?: AckLevel;
+  readonly view?: boolean;
+  readonly autoInit?: boolean;
+  readonly bulk?: { readonly enabled: boolean; readonly maxBytes?: number; readonly maxDelayMs?: number };
+  readonly rerequestMinMs?: number;
+  readonly rerequestMaxMs?: number;
+  readonly gapBufferBytes?: number;
+  readonly clientToClientSync?: boolean;
+  /** @internal Must-fail controls for the simulator. */
+  readonly testMutations?: TestMutations;
+}
+
+export interface BaseCommitResult {
+  readonly txnId: number;
+  readonly generation: number;
+  /** LSN of the commit record. */
+  readonly lsn: number;
+  readonly endLsn: number;
+  /** Read-your-writes token: `waitApplied(token)` on any site. */
+  readonly token: string;
+  /** The sites the commit was sent to (the synced clients at that moment). */
+  readonly sentTo: readonly SiteId[];
+  /** True when a send failed (or nobody could be sent to) and the master flushed its own log instead. */
+  readonly localFlushForced: boolean;
+}
+
+export interface RolledBackTransaction {
+  readonly txnId: number;
+  readonly generation: number;
+  readonly commitLsn: number;
+  readonly payloads: readonly Uint8Array[];
+}
+
+export interface RollbackEvent {
+  readonly toLsn: number;
+  /** Committed transactions removed by the rollback, in log order: the rollback journal. */
+  readonly transactions: readonly RolledBackTransaction[];
+  /** Records removed in all (including data of transactions that never committed here). */
+  readonly records: number;
+  /** The first removed record: what stood at `toLsn` before the rollback. */
+  readonly firstRemoved: { readonly lsn: number; readonly generation: number } | undefined;
+}
+
+export interface BaseReplicaEvents {
+  roleChanged: [{ role: Role; generation: number; master: SiteId | undefined }];
+  acked: [{ site: SiteId; lsn: number; level: AckLevel }];
+  applied: [AppliedTransaction];
+  rollback: [RollbackEvent];
+  restored: [{ lsn: number }];
+  joinFailure: [{ reason: string }];
+  holdElection: [{ reason: string }];
+  newSite: [{ site: SiteId }];
+  /** A frame that did not decode; it was dropped and nothing else changed. */
+  badMessage: [{ from: SiteId; reason: string }];
+  /** An effect failed (e.g. the log failed stop); the replica should be closed. */
+  fatal: [Error];
+}
+
+export type WaitAppliedOutcome = 'applied' | 'rolledBack';
+
+interface ShipWaiter {
+  readonly endLsn: number;
+  readonly resolve: (outcome: { ok: boolean; to: readonly SiteId[] }) => void;
+}
+
+interface AppliedWaiter {
+  readonly token: CommitToken;
+  readonly resolve: (outcome: WaitAppliedOutcome) => void;
+}
+
+function defaultAckLevel(log: WriteAheadLog): AckLevel {
+  switch (log.durability) {
+    case 'none':
+      return 'received';
+    case 'write':
+    case 'delayed':
+      return 'written';
+    case 'fsync':
+    case 'dsync':
+      return 'flushed';
+  }
+}
+
+export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
+  readonly siteId: SiteId;
+  readonly #log: WriteAheadLog;
+  readonly #stateMachine: StateMachine;
+  readonly #send: SendFunction;
+  readonly #clock: Clock;
+  readonly #core: ReplicaCore;
+  #chain: Promise<unknown> = Promise.resolve();
+  #timer: TimerHandle | undefined;
+  #timerAt: number | undefined;
+  #bulkFlushScheduled = false;
+  #shipWaiters: ShipWaiter[] = [];
+  #appliedWaiters: AppliedWaiter[] = [];
+  #appliedLsn: number;
+  #baseSnapshot: Uint8Array | undefined;
+  #closed = false;
+  readonly #encoded = new WeakMap<Message, Buffer>();
+
+  /** Opens a replica on an open log: replays the log into the state machine and starts as neither role. */
+  static open(options: BaseReplicaOptions): BaseReplica {
+    return new BaseReplica(options);
+  }
+
+  private constructor(options: BaseReplicaOptions) {
+    super();
+    this.siteId = options.siteId;
+    this.#log = options.log;
+    this.#stateMachine = options.stateMachine;
+    this.#send = options.send;
+    this.#clock = options.clock ?? systemClock;
+    const replay = this.#replayLog();
+    this.#appliedLsn = replay.appliedLsn;
+    const config: ReplicaCoreConfig = {
+      ...DEFAULT_CORE_CONFIG,
+      siteId: options.siteId,
+      peers: options.peers,
+      ackLevel: options.ackLevel ?? defaultAckLevel(options.log),
+      view: options.view ?? false,
+      now: this.#clock.now(),
+      maxPayloadBytes: options.log.maxPayloadBytes,
+      autoInit: options.autoInit ?? DEFAULT_CORE_CONFIG.autoInit,
+      bulk: { ...DEFAULT_CORE_CONFIG.bulk, ...options.bulk },
+      rerequestMinMs: options.rerequestMinMs ?? DEFAULT_CORE_CONFIG.rerequestMinMs,
+      rerequestMaxMs: options.rerequestMaxMs ?? DEFAULT_CORE_CONFIG.rerequestMaxMs,
+      gapBufferBytes: options.gapBufferBytes ?? DEFAULT_CORE_CONFIG.gapBufferBytes,
+      clientToClientSync: options.clientToClientSync ?? DEFAULT_CORE_CONFIG.clientToClientSync,
+      ...(options.testMutations === undefined ? {} : { testMutations: options.testMutations }),
+      log: {
+        firstLsn: options.log.firstLsn,
+        nextLsn: options.log.nextLsn,
+        writtenLsn: options.log.writtenLsn,
+        durableLsn: options.log.durableLsn,
+        history: replay.history,
+        nextTxnId: options.log.nextTxnId,
+        tailCommits: replay.lastCommit === undefined ? [] : [replay.lastCommit],
+        openTransactions: replay.openTransactions,
+      },
+    };
+    this.#core = new ReplicaCore(config);
+  }
+
+  get role(): Role {
+    return this.#core.role;
+  }
+  get generation(): number {
+    return this.#core.generation;
+  }
+  get master(): SiteId | undefined {
+    return this.#core.master;
+  }
+  get log(): WriteAheadLog {
+    return this.#log;
+  }
+  /** The pure core, for observation (tests, the simulator's checkers). Do not step it directly. */
+  get core(): ReplicaCore {
+    return this.#core;
+  }
+  /** LSN after the last transaction applied to the state machine. */
+  get appliedLsn(): number {
+    return this.#appliedLsn;
+  }
+
+  becomeMaster(generation: number): Promise<void> {
+    return this.#serialize(() => {
+      this.#core.step({ type: 'becomeMaster', generation });
+      return this.#execute();
+    });
+  }
+
+  becomeClient(): Promise<void> {
+    return this.#serialize(() => {
+      this.#core.step({ type: 'becomeClient' });
+      return this.#execute();
+    });
+  }
+
+  peerUp(site: SiteId): Promise<void> {
+    return this.#serialize(() => {
+      this.#core.step({ type: 'peerUp', site });
+      return this.#execute();
+    });
+  }
+
+  peerDown(site: SiteId): Promise<void> {
+    return this.#serialize(() => {
+      this.#core.step({ type: 'peerDown', site });
+      return this.#execute();
+    });
+  }
+
+  /**
+   * Master: commits a transaction of `payloads` (one data record each). Returns once the records are as
+   * durable as the log's mode asks and have been handed to `send`; if a send failed and the log had not
+   * made the commit durable, the log is flushed first (`localFlushForced`). Never aborts a commit that
+   * was sent: clients may hold it.
+   */
+  async commit(payloads: readonly Uint8Array[]): Promise<BaseCommitResult> {
+    const { proposed, shipped } = await this.#serialize(async () => {
+      const proposed = this.#core.propose(payloads);
+      const shipped = new Promise<{ ok: boolean; to: readonly SiteId[] }>((resolve) =>
+        this.#shipWaiters.push({ endLsn: proposed.endLsn, resolve }),
+      );
+      await this.#execute();
+      this.#scheduleBulkFlush();
+      return { proposed, shipped };
+    });
+    const mode = this.#log.durability;
+    const localDurable =
+      mode === 'fsync' || mode === 'dsync' ? this.#log.logFlush({ sync: 'on' }) : undefined;
+    const outcome = await shipped;
+    let localFlushForced = false;
+    if (!outcome.ok && this.#log.durableLsn <= proposed.commitLsn) {
+      localFlushForced = true;
+      await this.#log.logFlush({ sync: 'on' });
+    }
+    await localDurable;
+    return {
+      txnId: proposed.txnId,
+      generation: proposed.generation,
+      lsn: proposed.commitLsn,
+      endLsn: proposed.endLsn,
+      token: formatToken(proposed.token),
+      sentTo: outcome.to,
+      localFlushForced,
+    };
+  }
+
+  /**
+   * Processes a frame received from `from`. Resolves with what it meant; ISPERM resolves once the
+   * permanent records are durable here at this site's ack level. A frame that does not decode is
+   * dropped (IGNORE) and reported as a `badMessage` event: it changes nothing.
+   */
+  async processMessage(bytes: Uint8Array, from: SiteId): Promise<ProcessResult> {
+    const decoded = decodeFrame(bytes);
+    if (!decoded.ok) {
+      this.emit('badMessage', { from, reason: decoded.error.message });
+      return { code: 'IGNORE', reason: `bad frame: ${decoded.error.reason}` };
+    }
+    const result = await this.#serialize(() => {
+      const result = this.#core.step({ type: 'message', from, message: decoded.message });
+      return this.#execute().then(() => result);
+    });
+    if (result.code === 'ISPERM') await this.#awaitOwnLevel(result.lsn);
+    return result;
+  }
+
+  /** Resolves when this site has applied the commit of `token`, or says it was rolled back here. */
+  waitApplied(
+    token: string | CommitToken,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<WaitAppliedOutcome> {
+    const parsed = typeof token === 'string' ? parseTokenOrThrow(token) : token;
+    const immediate = this.#appliedOutcome(parsed);
+    if (immediate !== undefined) return Promise.resolve(immediate);
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const waiter: AppliedWaiter = {
+        token: parsed,
+        resolve: (outcome) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(outcome);
+        },
+      };
+      const onAbort = () => {
+        this.#appliedWaiters = this.#appliedWaiters.filter((entry) => entry !== waiter);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#appliedWaiters.push(waiter);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    await this.#chain.catch(() => undefined);
+    for (const waiter of this.#shipWaiters.splice(0)) waiter.resolve({ ok: false, to: [] });
+    await this.#log.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- the effect loop ----
+
+  #serialize<T>(task: () => T | Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new InvalidStateError(`replica ${this.siteId} is closed`));
+    const run = this.#chain.then(task);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Performs the core's effects in order, including those that performing them produces. */
+  async #execute(): Promise<void> {
+    for (;;) {
+      const effects = this.#core.takeEffects();
+      if (effects.length === 0) break;
+      for (const effect of effects) {
+        try {
+          await this.#perform(effect);
+        } catch (error) {
+          this.emit('fatal', error as Error);
+          throw error;
+        }
+      }
+    }
+    this.#armTimer();
+  }
+
+  async #perform(effect: ReplicaEffect): Promise<void> {
+    switch (effect.type) {
+      case 'append':
+        this.#log.appendEncoded(effect.bytes, effect.firstLsn);
+        this.#afterAppend();
+        return;
+      case 'flush':
+        this.#log
+          .logFlush({ sync: 'on' })
+          .then(() => this.#reportDurable())
+          .catch((error: Error) => this.emit('fatal', error));
+        return;
+      case 'send':
+        this.#deliver(effect.message, effect.to, effect.flags);
+        return;
+      case 'ship':
+        this.#ship(effect);
+        return;
+      case 'readLog':
+        this.#readLog(effect.requestId, effect.fromLsn, effect.toLsn, effect.maxBytes);
+        return;
+      case 'truncate':
+        await this.#rollback(effect.toLsn);
+        return;
+      case 'apply':
+        this.#apply(effect.txn);
+        return;
+      case 'takeSnapshot': {
+        const lsn = this.#log.nextLsn;
+        const data = this.#stateMachine.snapshot();
+        // The client's log will start at `lsn`: what the snapshot stands for must be durable here first.
+        await this.#log.logFlush({ sync: 'on' });
+        this.#core.step({ type: 'snapshotTaken', requestId: effect.requestId, lsn, data });
+        return;
+      }
+      case 'restore':
+        await this.#log.reset(effect.lsn, effect.snapshot, this.#core.history.generationAt(effect.lsn - 1));
+        this.#stateMachine.restore(effect.snapshot);
+        this.#baseSnapshot = effect.snapshot;
+        this.#appliedLsn = effect.lsn;
+        this.#resolveAppliedWaiters();
+        this.emit('restored', { lsn: effect.lsn });
+        return;
+      case 'roleChanged':
+        if (effect.role !== 'master') {
+          // Mastership is gone: nothing still batched will be shipped by this site.
+          for (const waiter of this.#shipWaiters.splice(0)) waiter.resolve({ ok: false, to: [] });
+        }
+        this.emit('roleChanged', { role: effect.role, generation: effect.generation, master: effect.master });
+        return;
+      case 'acked':
+        this.emit('acked', { site: effect.site, lsn: effect.lsn, level: effect.level });
+        return;
+      case 'holdElection':
+        this.emit('holdElection', { reason: effect.reason });
+        return;
+      case 'joinFailure':
+        this.emit('joinFailure', { reason: effect.reason });
+        return;
+      case 'newSite':
+        this.emit('newSite', { site: effect.site });
+        return;
+      default:
+        effect satisfies never;
+    }
+  }
+
+  #afterAppend(): void {
+    const mode = this.#log.durability;
+    if (mode === 'write' || mode === 'delayed') {
+      void this.#log.logFlush({ sync: 'off' });
+    }
+    this.#core.step({ type: 'durable', writtenLsn: this.#log.writtenLsn, durableLsn: this.#log.durableLsn });
+  }
+
+  #reportDurable(): Promise<void> {
+    return this.#serialize(() => {
+      this.#core.step({
+        type: 'durable',
+        writtenLsn: this.#log.writtenLsn,
+        durableLsn: this.#log.durableLsn,
+      });
+      return this.#execute();
+    });
+  }
+
+  #encode(message: Message): Buffer {
+    let bytes = this.#encoded.get(message);
+    if (bytes === undefined) {
+      bytes = encodeMessage(message);
+      this.#encoded.set(message, bytes);
+    }
+    return bytes;
+  }
+
+  #deliver(message: Message, to: SiteId | 'broadcast', flags: number): Promise<boolean> {
+    let sent: Promise<boolean> | boolean;
+    try {
+      sent = this.#send(this.#encode(message), to, flags);
+    } catch {
+      return Promise.resolve(false);
+    }
+    return Promise.resolve(sent).catch(() => false);
+  }
+
+  #ship(effect: Extract<ReplicaEffect, { type: 'ship' }>): void {
+    const deliveries = effect.to.map((site) => this.#deliver(effect.message, site, effect.flags));
+    const outcome = Promise.all(deliveries).then((results) => ({
+      ok: results.length > 0 && results.every(Boolean),
+      to: effect.to,
+    }));
+    const waiters = this.#shipWaiters;
+    let done = 0;
+    while (done < waiters.length && waiters[done]!.endLsn <= effect.endLsn) done++;
+    for (const waiter of waiters.splice(0, done)) void outcome.then(waiter.resolve);
+  }
+
+  #scheduleBulkFlush(): void {
+    if (this.#bulkFlushScheduled) return;
+    this.#bulkFlushScheduled = true;
+    queueMicrotask(() => {
+      this.#bulkFlushScheduled = false;
+      if (this.#closed) return;
+      void this.#serialize(() => {
+        this.#core.step({ type: 'flushBulk' });
+        return this.#execute();
+      }).catch(() => undefined);
+    });
+  }
+
+  #readLog(requestId: number, fromLsn: number, toLsn: number, maxBytes: number): void {
+    let bytes: Buffer;
+    try {
+      bytes = this.#log.readEncoded(fromLsn, toLsn, maxBytes);
+    } catch {
+      this.#core.step({ type: 'logReadFailed', requestId, firstLsn: this.#log.firstLsn });
+      return;
+    }
+    this.#core.step({ type: 'logRead', requestId, bytes, fromLsn });
+  }
+
+  async #awaitOwnLevel(lsn: number): Promise<void> {
+    if (this.#core.ackLevel !== 'flushed' || this.#log.durableLsn > lsn) return;
+    try {
+      await this.#log.waitDurable(lsn);
+    } catch {
+      // Rolled back or failed before it became durable: the ack was never sent either.
+    }
+  }
+
+  #armTimer(): void {
+    const deadline = this.#core.nextDeadline();
+    if (deadline === this.#timerAt) return;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = deadline;
+    if (deadline === undefined || this.#closed) return;
+    this.#timer = this.#clock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = undefined;
+        if (this.#closed) return;
+        void this.#serialize(() => {
+          this.#core.step({ type: 'tick', now: this.#clock.now() });
+          return this.#execute();
+        }).catch(() => undefined);
+      },
+      Math.max(0, deadline - this.#clock.now()),
+    );
+  }
+
+  // ---- the state machine ----
+
+  #apply(txn: AppliedTransaction): void {
+    this.#stateMachine.apply(txn.readFromLsn === undefined ? txn : this.#readTransaction(txn));
+    this.#appliedLsn = txn.endLsn;
+    this.emit('applied', txn);
+    this.#resolveAppliedWaiters();
+  }
+
+  /** A transaction too large to hold in memory until its commit: read its data records back. */
+  #readTransaction(txn: AppliedTransaction): AppliedTransaction {
+    const payloads: Uint8Array[] = [];
+    let lsn = txn.readFromLsn!;
+    while (lsn < txn.commitLsn) {
+      const bytes = this.#log.readEncoded(lsn, txn.commitLsn, 1024 * 1024);
+      if (bytes.length === 0) break;
+      forEachRecord(bytes, (record) => {
+        if (record.type === RecordType.data && record.txnId === txn.txnId) payloads.push(record.payload);
+      });
+      lsn += bytes.length;
+    }
+    return { ...txn, payloads, readFromLsn: undefined };
+  }
+
+  #appliedOutcome(token: CommitToken): WaitAppliedOutcome | undefined {
+    if (this.#appliedLsn <= token.lsn) return undefined;
+    return this.#core.history.generationAt(token.lsn) === token.generation ? 'applied' : 'rolledBack';
+  }
+
+  #resolveAppliedWaiters(): void {
+    if (this.#appliedWaiters.length === 0) return;
+    const waiting: AppliedWaiter[] = [];
+    for (const waiter of this.#appliedWaiters) {
+      const outcome = this.#appliedOutcome(waiter.token);
+      if (outcome === undefined) waiting.push(waiter);
+      else waiter.resolve(outcome);
+    }
+    this.#appliedWaiters = waiting;
+  }
+
+  /** Rollback: journal what goes, cut the log, and rebuild the state machine up to the cut. */
+  async #rollback(toLsn: number): Promise<void> {
+    const transactions: RolledBackTransaction[] = [];
+    const open = new Map<number, Uint8Array[]>();
+    let records = 0;
+    let firstRemoved: RollbackEvent['firstRemoved'];
+    for await (const record of this.#log.read(toLsn)) {
+      records++;
+      firstRemoved ??= { lsn: record.lsn, generation: record.generation };
+      if (record.type === RecordType.data) {
+        const payloads = open.get(record.txnId) ?? [];
+        payloads.push(Uint8Array.prototype.slice.call(record.payload));
+        open.set(record.txnId, payloads);
+      } else if (record.type === RecordType.commit) {
+        transactions.push({
+          txnId: record.txnId,
+          generation: record.generation,
+          commitLsn: record.lsn,
+          payloads: open.get(record.txnId) ?? [],
+        });
+        open.delete(record.txnId);
+      }
+    }
+    await this.#log.truncate(toLsn);
+    this.#rebuildStateMachine();
+    this.emit('rollback', { toLsn, transactions, records, firstRemoved });
+  }
+
+  /** Replays the log from its start (or its base snapshot) into a fresh state machine. */
+  #rebuildStateMachine(): void {
+    const snapshot = this.#baseSnapshot ?? this.#log.loadSnapshot()?.data;
+    this.#stateMachine.restore(snapshot);
+    this.#appliedLsn = this.#log.firstLsn;
+    const replay = this.#replayInto();
+    this.#appliedLsn = replay.appliedLsn;
+  }
+
+  #replayLog(): ReplayResult {
+    const stored = this.#log.loadSnapshot();
+    this.#baseSnapshot = stored?.data;
+    this.#stateMachine.restore(stored?.data);
+    const replay = this.#replayInto();
+    if (stored !== undefined && (replay.history.length === 0 || replay.history[0]!.lsn > stored.lsn - 1)) {
+      // The record before the log's first one came with the snapshot: its generation is known.
+      replay.history.unshift({ generation: stored.generation, lsn: stored.lsn - 1 });
+    }
+    return replay;
+  }
+
+  /** Applies every committed transaction of the log, in order; returns what the core needs to know. */
+  #replayInto(): ReplayResult {
+    const history: HistoryEntry[] = [];
+    const open = new Map<number, { lsn: number; payload: Uint8Array }[]>();
+    let appliedLsn = this.#log.firstLsn;
+    let lastCommit: { lsn: number; endLsn: number } | undefined;
+    let lsn = this.#log.firstLsn;
+    const end = this.#log.nextLsn;
+    while (lsn < end) {
+      const bytes = this.#log.readEncoded(lsn, end, 1024 * 1024);
+      if (bytes.length === 0) break;
+      forEachRecord(bytes, (record) => {
+        if (history.length === 0 || history.at(-1)!.generation !== record.generation) {
+          history.push({ generation: record.generation, lsn: record.lsn });
+        }
+        if (record.type === RecordType.data) {
+          const payloads = open.get(record.txnId) ?? [];
+          payloads.push({ lsn: record.lsn, payload: record.payload });
+          open.set(record.txnId, payloads);
+        } else if (record.type === RecordType.commit) {
+          const endLsn = record.lsn + record.size;
+          this.#stateMachine.apply({
+            txnId: record.txnId,
+            generation: record.generation,
+            commitLsn: record.lsn,
+            endLsn,
+            payloads: (open.get(record.txnId) ?? []).map((entry) => entry.payload),
+          });
+          open.delete(record.txnId);
+          appliedLsn = endLsn;
+          lastCommit = { lsn: record.lsn, endLsn };
+        } else if (record.type === RecordType.abort) {
+          open.delete(record.txnId);
+        }
+      });
+      lsn += bytes.length;
+    }
+    return {
+      appliedLsn,
+      history,
+      lastCommit,
+      openTransactions: [...open].map(([txnId, payloads]) => ({ txnId, payloads })),
+    };
+  }
+}
+
+interface ReplayResult {
+  appliedLsn: number;
+  history: HistoryEntry[];
+  lastCommit: { lsn: number; endLsn: number } | undefined;
+  openTransactions: { txnId: number; payloads: { lsn: number; payload: Uint8Array }[] }[];
+}
+
+function parseTokenOrThrow(text: string): CommitToken {
+  const token = parseToken(text);
+  if (token === undefined) throw new InvalidStateError(`not a commit token: ${JSON.stringify(text)}`);
+  return token;
+}
+
+interface EncodedRecordView {
+  readonly lsn: number;
+  readonly size: number;
+  readonly generation: number;
+  readonly type: number;
+  readonly txnId: number;
+  readonly payload: Uint8Array;
+}
+
+/** Walks whole encoded records (already checked by the log or the wire decoder). */
+function forEachRecord(bytes: Buffer, visit: (record: EncodedRecordView) => void): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const size = bytes.readUInt32LE(offset + 4);
+    visit({
+      lsn: bytes.readUInt32LE(offset + 8) + bytes.readUInt32LE(offset + 12) * 0x1_0000_0000,
+      size,
+      generation: bytes.readUInt32LE(offset + 16),
+      type: bytes[offset + 20]!,
+      txnId: bytes.readUInt32LE(offset + 24) + bytes.readUInt32LE(offset + 28) * 0x1_0000_0000,
+      payload: bytes.subarray(offset + 32, offset + size),
+    });
+    offset += size;
+  }
+}

@@ -1,0 +1,1139 @@
+/**
+ * ReplicaCore: the master/client replication protocol as a pure state machine.
+ *
+ * Inputs go in through `step()` (and `propose()` on a master); what must happen comes out of
+ * `takeEffects()` as plain data, to be performed in order by a shell: append these records, flush to
+ * this LSN, send this message, read the log, apply this transaction, roll back to this LSN. No file,
+ * socket, timer, clock or randomness in here — time arrives as `tick` inputs — so a seed replays a
+ * whole cluster exactly.
+ *
+ * The rules that matter most live here and only here:
+ * - a client appends only records that continue its log (log matching: the generation of the record
+ *   before them must agree), holds records after a gap in a bounded buffer and re-requests the gap;
+ * - a client acknowledges a commit only once its log is durable through that commit at the level it
+ *   claims (`received`, `written` or `flushed`): acks are emitted on `durable` inputs, never on receipt
+ *   (except at level `received`, which claims no more);
+ * - a transaction is applied only when its commit record is appended, never in part;
+ * - after a failover a client rolls back exactly to the last record it shares with the master.
+ */
+import { InvalidStateError, RecordTooLargeError } from '../errors.js';
+import {
+  encodeRecordInto,
+  RECORD_HEADER_BYTES,
+  RecordType,
+  recordGenerationAt,
+  recordLengthAt,
+  recordLsnAt,
+  recordTxnIdAt,
+  recordTypeAt,
+} from '../log/record.js';
+import type { Message } from '../wire/messages.js';
+import { MAX_READS_IN_FLIGHT, MAX_SNAPSHOTS_IN_FLIGHT, type ReplicaCoreConfig } from './config.js';
+import { GapBuffer } from './gap-buffer.js';
+import { GenerationHistory } from './history.js';
+import {
+  ACK_LEVEL_RANK,
+  type AckLevel,
+  type CommitToken,
+  type ProcessResult,
+  type ReplicaEffect,
+  type ReplicaInput,
+  type Role,
+  SendFlags,
+  type SiteId,
+} from './types.js';
+
+export interface ProposeResult {
+  readonly txnId: number;
+  readonly generation: number;
+  readonly firstLsn: number;
+  readonly commitLsn: number;
+  readonly endLsn: number;
+  readonly token: CommitToken;
+}
+
+interface PeerState {
+  connected: boolean;
+  /** Receives live records: its log has reached what was broadcast. */
+  synced: boolean;
+  /** Largest permanent LSN it acknowledged, and at which level. */
+  ackedLsn: number;
+  ackLevel: AckLevel | undefined;
+  /** Its log end as it last told us. */
+  nextLsn: number;
+  catchUp: { nextLsn: number; prevGeneration: number; readId: number | undefined } | undefined;
+}
+
+interface ReadRequest {
+  readonly site: SiteId;
+  readonly purpose: 'catchUp' | 'rerequest';
+  readonly prevGeneration: number;
+  readonly flags: number;
+}
+
+interface OpenTransaction {
+  readonly firstLsn: number;
+  /** Data payloads with their LSNs; empty once spilled. */
+  payloads: { readonly lsn: number; readonly payload: Uint8Array }[];
+  bytes: number;
+  /** Over the memory bound: the shell reads the payloads back from the log when the commit comes. */
+  spilled: boolean;
+}
+
+const OK: ProcessResult = { code: 'OK' };
+const NEW_GENERATION_PAYLOAD_BYTES = 4;
+const COMMIT_PAYLOAD_BYTES = 4;
+
+function ignore(reason: string): ProcessResult {
+  return { code: 'IGNORE', reason };
+}
+
+export class ReplicaCore {
+  readonly siteId: SiteId;
+  readonly #config: ReplicaCoreConfig;
+  #effects: ReplicaEffect[] = [];
+  #now: number;
+
+  #role: Role = 'none';
+  #generation: number;
+  #master: SiteId | undefined;
+  readonly #knownSites = new Set<SiteId>();
+
+  // The local log, as far as the core needs to know it.
+  #firstLsn: number;
+  #nextLsn: number;
+  #writtenLsn: number;
+  #durableLsn: number;
+  #history: GenerationHistory;
+  #nextTxnId: number;
+
+  // Client side.
+  #sync: 'idle' | 'syncing' | 'ready' = 'idle';
+  /** Commit records appended but not yet acknowledged: [lsn, endLsn] pairs, ascending. */
+  #unackedCommits: number[] = [];
+  #unackedHead = 0;
+  #ackedLsn = 0;
+  readonly #openTxns = new Map<number, OpenTransaction>();
+  #openTxnBytes = 0;
+  readonly #gap: GapBuffer;
+  #retryAt: number | undefined;
+  #retryDelay: number;
+  #retryAttempt = 0;
+  /** A known missing tail [nextLsn, tailEnd) learned from a heartbeat. */
+  #tailEnd = 0;
+
+  // Master side.
+  readonly #peers = new Map<SiteId, PeerState>();
+  #bulk: Uint8Array[] = [];
+  #bulkBytes = 0;
+  #bulkPrevGeneration = 0;
+  #bulkHasCommit = false;
+  #bulkStartedAt = 0;
+  /** Records below this LSN have been sent to every synced peer (or are in the bulk buffer). */
+  #broadcastLsn: number;
+  readonly #reads = new Map<number, ReadRequest>();
+  readonly #snapshots = new Map<number, SiteId>();
+  #nextRequestId = 1;
+
+  constructor(config: ReplicaCoreConfig) {
+    this.#config = config;
+    this.siteId = config.siteId;
+    this.#now = config.now;
+    const log = config.log;
+    this.#firstLsn = log.firstLsn;
+    this.#nextLsn = log.nextLsn;
+    this.#writtenLsn = log.writtenLsn;
+    this.#durableLsn = log.durableLsn;
+    this.#history = new GenerationHistory(log.history);
+    this.#generation = this.#history.lastGeneration;
+    this.#nextTxnId = log.nextTxnId;
+    this.#broadcastLsn = log.nextLsn;
+    this.#gap = new GapBuffer(config.gapBufferBytes);
+    this.#retryDelay = config.rerequestMinMs;
+    for (const commit of log.tailCommits ?? []) this.#unackedCommits.push(commit.lsn, commit.endLsn);
+    for (const txn of log.openTransactions ?? []) {
+      for (const { lsn, payload } of txn.payloads) this.#holdData(txn.txnId, lsn, payload);
+    }
+    for (const peer of config.peers) this.#peer(peer);
+  }
+
+  // ---- observation ----
+
+  get role(): Role {
+    return this.#role;
+  }
+  get generation(): number {
+    return this.#generation;
+  }
+  get master(): SiteId | undefined {
+    return this.#master;
+  }
+  get nextLsn(): number {
+    return this.#nextLsn;
+  }
+  get firstLsn(): number {
+    return this.#firstLsn;
+  }
+  get durableLsn(): number {
+    return this.#durableLsn;
+  }
+  get history(): GenerationHistory {
+    return this.#history;
+  }
+  /** Client: the largest permanent LSN this site has acknowledged. */
+  get ackedLsn(): number {
+    return this.#ackedLsn;
+  }
+  get syncState(): 'idle' | 'syncing' | 'ready' {
+    return this.#sync;
+  }
+  get gapBufferedBytes(): number {
+    return this.#gap.bytes;
+  }
+  /** Master: what each peer has acknowledged. */
+  peerProgress(): ReadonlyMap<
+    SiteId,
+    Readonly<Pick<PeerState, 'connected' | 'synced' | 'ackedLsn' | 'ackLevel' | 'nextLsn'>>
+  > {
+    return this.#peers;
+  }
+
+  /** The earliest time at which a `tick` has something to do (a retry, a bulk flush), if any. */
+  nextDeadline(): number | undefined {
+    let deadline = this.#retryAt;
+    if (this.#role === 'master' && this.#bulkBytes > 0) {
+      const bulkAt = this.#bulkStartedAt + this.#config.bulk.maxDelayMs;
+      deadline = deadline === undefined ? bulkAt : Math.min(deadline, bulkAt);
+    }
+    return deadline;
+  }
+
+  /** The effects produced since the last call, in the order they must be performed. */
+  takeEffects(): ReplicaEffect[] {
+    const effects = this.#effects;
+    this.#effects = [];
+    return effects;
+  }
+
+  // ---- inputs ----
+
+  step(input: ReplicaInput): ProcessResult {
+    switch (input.type) {
+      case 'tick':
+        this.#tick(input.now);
+        return OK;
+      case 'message':
+        return this.#receive(input.from, input.message);
+      case 'durable':
+        this.#onDurable(input.writtenLsn, input.durableLsn);
+        return OK;
+      case 'logRead':
+        this.#onLogRead(input.requestId, input.bytes, input.fromLsn);
+        return OK;
+      case 'logReadFailed':
+        this.#onLogReadFailed(input.requestId, input.firstLsn);
+        return OK;
+      case 'snapshotTaken':
+        this.#onSnapshot(input.requestId, input.lsn, input.data);
+        return OK;
+      case 'peerUp':
+        this.#onPeerUp(input.site);
+        return OK;
+      case 'peerDown':
+        this.#onPeerDown(input.site);
+        return OK;
+      case 'becomeMaster':
+        this.#becomeMaster(input.generation);
+        return OK;
+      case 'becomeClient':
+        this.#becomeClient(undefined, this.#generation);
+        return OK;
+      case 'flushBulk':
+        if (this.#bulkHasCommit) this.#flushBulk();
+        return OK;
+      default:
+        return assertNever(input);
+    }
+  }
+
+  /**
+   * Master: appends a transaction (its data records and a commit record) and ships it. Returns the
+   * LSNs and the read-your-writes token. The records reach the log through the `append` effect.
+   */
+  propose(payloads: readonly Uint8Array[]): ProposeResult {
+    if (this.#role !== 'master') throw new InvalidStateError(`site ${this.siteId} is not master`);
+    let size = RECORD_HEADER_BYTES + COMMIT_PAYLOAD_BYTES;
+    for (const payload of payloads) {
+      if (payload.length > this.#config.maxPayloadBytes) {
+        throw new RecordTooLargeError(payload.length, this.#config.maxPayloadBytes);
+      }
+      size += RECORD_HEADER_BYTES + payload.length;
+    }
+    const bytes = Buffer.allocUnsafe(size);
+    const txnId = this.#nextTxnId++;
+    const generation = this.#generation;
+    const firstLsn = this.#nextLsn;
+    let offset = 0;
+    for (const payload of payloads) {
+      offset += encodeRecordInto(
+        bytes,
+        offset,
+        firstLsn + offset,
+        generation,
+        RecordType.data,
+        txnId,
+        payload,
+      );
+    }
+    const commitLsn = firstLsn + offset;
+    const count = Buffer.allocUnsafe(COMMIT_PAYLOAD_BYTES);
+    count.writeUInt32LE(payloads.length, 0);
+    encodeRecordInto(bytes, offset, commitLsn, generation, RecordType.commit, txnId, count);
+    this.#appendLocal(bytes, true);
+    this.#effects.push({
+      type: 'apply',
+      txn: { txnId, generation, commitLsn, endLsn: firstLsn + size, payloads },
+    });
+    return {
+      txnId,
+      generation,
+      firstLsn,
+      commitLsn,
+      endLsn: firstLsn + size,
+      token: { generation, lsn: commitLsn },
+    };
+  }
+
+  // ---- time ----
+
+  #tick(now: number): void {
+    if (now < this.#now) return; // a clock that jumps back changes nothing: deadlines only move forward
+    this.#now = now;
+    if (this.#role === 'master') {
+      if (this.#bulkBytes > 0 && now - this.#bulkStartedAt >= this.#config.bulk.maxDelayMs) this.#flushBulk();
+      return;
+    }
+    if (this.#retryAt !== undefined && now >= this.#retryAt) this.#retry();
+  }
+
+  #armRetry(): void {
+    if (this.#retryAt === undefined) this.#retryAt = this.#now + this.#retryDelay;
+  }
+
+  #resetRetry(): void {
+    this.#retryAt = undefined;
+    this.#retryDelay = this.#config.rerequestMinMs;
+    this.#retryAttempt = 0;
+  }
+
+  /** One retry of whatever the client is waiting for: a master, a sync answer, or missing records. */
+  #retry(): void {
+    this.#retryAttempt++;
+    this.#retryDelay = Math.min(this.#retryDelay * 2, this.#config.rerequestMaxMs);
+    this.#retryAt = this.#now + this.#retryDelay;
+    if (this.#master === undefined) {
+      this.#send('broadcast', { type: 'masterRequest', generation: this.#generation }, 0);
+      return;
+    }
+    if (this.#sync === 'syncing') {
+      this.#sendSyncRequest();
+      return;
+    }
+    const missingTo = this.#gap.firstLsn ?? (this.#tailEnd > this.#nextLsn ? this.#tailEnd : undefined);
+    if (missingTo === undefined || missingTo <= this.#nextLsn) {
+      this.#resetRetry();
+      return;
+    }
+    let target: SiteId = this.#master;
+    let flags = 0;
+    if (this.#config.clientToClientSync && this.#retryAttempt % 2 === 0) {
+      const others = this.#config.peers.filter(
+        (site) => site !== this.#master && this.#peers.get(site)?.connected,
+      );
+      if (others.length > 0) {
+        target = others[(this.#retryAttempt / 2) % others.length]!;
+        flags = SendFlags.ANYWHERE;
+      }
+    }
+    this.#send(
+      target,
+      {
+        type: 'logRequest',
+        generation: this.#generation,
+        flags,
+        fromLsn: this.#nextLsn,
+        toLsn: missingTo,
+        lastLsn: this.#nextLsn,
+        lastGeneration: this.#history.generationAt(this.#nextLsn - 1),
+      },
+      flags,
+    );
+  }
+
+  // ---- messages ----
+
+  #receive(from: SiteId, message: Message): ProcessResult {
+    const isNew = !this.#knownSites.has(from);
+    if (isNew) {
+      this.#knownSites.add(from);
+      this.#effects.push({ type: 'newSite', site: from });
+    }
+    const result = this.#dispatch(from, message);
+    return isNew && (result.code === 'OK' || result.code === 'IGNORE')
+      ? { code: 'NEWSITE', site: from }
+      : result;
+  }
+
+  #dispatch(from: SiteId, message: Message): ProcessResult {
+    switch (message.type) {
+      case 'log':
+        return this.#onLog(from, message);
+      case 'ack':
+        return this.#onAck(from, message);
+      case 'logRequest':
+        return this.#onLogRequest(from, message);
+      case 'syncRequest':
+        return this.#onSyncRequest(from, message);
+      case 'syncVerify':
+        return this.#onSyncVerify(from, message);
+      case 'init':
+        return this.#onInit(from, message);
+      case 'newMaster':
+      case 'heartbeat':
+        return this.#onMasterAnnouncement(from, message.generation, message.nextLsn);
+      case 'masterRequest':
+        if (this.#role === 'master') this.#send(from, this.#newMasterMessage(), 0);
+        return OK;
+      case 'vote1':
+      case 'vote2':
+        // Elections are driven by the election core; the base API reports them as Berkeley DB does.
+        if (message.generation < this.#generation) return ignore('vote from an older generation');
+        this.#effects.push({ type: 'holdElection', reason: `${message.type} from ${from}` });
+        return { code: 'HOLDELECTION' };
+      default:
+        return assertNever(message);
+    }
+  }
+
+  /** A site claims mastership (newMaster or heartbeat) at `generation`. */
+  #onMasterAnnouncement(from: SiteId, generation: number, nextLsn: number): ProcessResult {
+    if (generation < this.#generation) {
+      if (this.#role === 'master') this.#send(from, this.#newMasterMessage(), 0);
+      return ignore(`announcement of generation ${generation} below ${this.#generation}`);
+    }
+    if (this.#role === 'master') {
+      if (from === this.siteId) return OK;
+      if (generation === this.#generation) {
+        // Two masters of one generation: both step down and the group elects.
+        this.#becomeClient(undefined, generation);
+        this.#effects.push({
+          type: 'holdElection',
+          reason: `duplicate master ${from} in generation ${generation}`,
+        });
+        return { code: 'DUPMASTER' };
+      }
+      this.#becomeClient(from, generation);
+      return { code: 'DUPMASTER' };
+    }
+    if (generation > this.#generation || this.#master !== from) {
+      this.#becomeClient(from, generation);
+      return OK;
+    }
+    if (this.#sync === 'ready' && nextLsn > this.#nextLsn && this.#gap.isEmpty) {
+      // The master has records we never saw (a lost last message): treat the tail as a gap.
+      this.#tailEnd = Math.max(this.#tailEnd, nextLsn);
+      this.#armRetry();
+    }
+    return OK;
+  }
+
+  #becomeClient(master: SiteId | undefined, generation: number): void {
+    const changed = this.#role !== 'client' || this.#master !== master || generation !== this.#generation;
+    if (this.#role === 'master') this.#dropMasterState();
+    this.#role = 'client';
+    this.#generation = Math.max(this.#generation, generation);
+    this.#master = master;
+    this.#gap.clear();
+    this.#tailEnd = 0;
+    this.#resetRetry();
+    if (changed) {
+      this.#effects.push({ type: 'roleChanged', role: 'client', generation: this.#generation, master });
+    }
+    if (master === undefined) {
+      this.#sync = 'idle';
+      this.#armRetry();
+      return;
+    }
+    this.#sync = 'syncing';
+    this.#sendSyncRequest();
+    this.#armRetry();
+  }
+
+  #sendSyncRequest(): void {
+    if (this.#master === undefined) return;
+    this.#send(
+      this.#master,
+      {
+        type: 'syncRequest',
+        generation: this.#generation,
+        lastLsn: this.#nextLsn,
+        lastGeneration: this.#history.generationAt(this.#nextLsn - 1),
+        nextLsn: this.#nextLsn,
+      },
+      0,
+    );
+  }
+
+  // ---- client: records ----
+
+  #onLog(from: SiteId, message: Extract<Message, { type: 'log' }>): ProcessResult {
+    if (message.generation < this.#generation)
+      return ignore(`log of generation ${message.generation} below ${this.#generation}`);
+    if (this.#role === 'master') {
+      if (message.generation === this.#generation)
+        return this.#onMasterAnnouncement(from, message.generation, 0);
+      this.#becomeClient(from, message.generation);
+      return { code: 'DUPMASTER' };
+    }
+    const fromServingClient = (message.flags & SendFlags.REREQUEST) !== 0 && from !== this.#master;
+    if (message.generation > this.#generation || (this.#master !== from && !fromServingClient)) {
+      // A master we have not synced with: verify our log against it before taking anything.
+      this.#becomeClient(from, message.generation);
+      return ignore('new master: syncing first');
+    }
+    if (this.#sync !== 'ready') return ignore('not synced with the master yet');
+    return this.#acceptBatch(message.records, message.prevGeneration, message.flags);
+  }
+
+  /** Takes a batch of encoded records: appends what continues the log, buffers what lies beyond a gap. */
+  #acceptBatch(bytes: Uint8Array, prevGeneration: number, flags: number): ProcessResult {
+    const firstLsn = recordLsnAt(bytes, 0);
+    if (firstLsn > this.#nextLsn) {
+      const kept = this.#gap.add(firstLsn, bytes, prevGeneration);
+      this.#armRetry();
+      if ((flags & SendFlags.PERMANENT) !== 0) {
+        const commitLsn = lastCommitLsn(bytes);
+        return { code: 'NOTPERM', lsn: commitLsn, missingFrom: this.#nextLsn, missingTo: firstLsn };
+      }
+      return kept ? OK : ignore('gap buffer full');
+    }
+    // Skip what we already hold, checking that it is what we hold.
+    let offset = 0;
+    let previous = prevGeneration;
+    let lsn = firstLsn;
+    while (lsn < this.#nextLsn && offset < bytes.length) {
+      const length = recordLengthAt(bytes, offset);
+      previous = recordGenerationAt(bytes, offset);
+      lsn += length;
+      offset += length;
+    }
+    if (offset >= bytes.length) {
+      if (lsn > this.#nextLsn || this.#history.generationAt(lsn - 1) !== previous)
+        return this.#resync('duplicate does not match our log');
+      return ignore('duplicate records');
+    }
+    if (lsn !== this.#nextLsn || this.#history.generationAt(this.#nextLsn - 1) !== previous) {
+      return this.#resync('records do not continue our log');
+    }
+    const result = this.#appendFromMaster(offset === 0 ? bytes : bytes.subarray(offset));
+    this.#drainGap();
+    return result;
+  }
+
+  #resync(reason: string): ProcessResult {
+    this.#sync = 'syncing';
+    this.#gap.clear();
+    this.#sendSyncRequest();
+    this.#armRetry();
+    return ignore(reason);
+  }
+
+  #drainGap(): void {
+    for (;;) {
+      const next = this.#gap.takeReady(this.#nextLsn);
+      if (next === undefined) break;
+      this.#acceptBatch(next.bytes, next.prevGeneration, 0);
+      if (this.#sync !== 'ready') return;
+    }
+    if (this.#gap.isEmpty && this.#tailEnd <= this.#nextLsn) this.#resetRetry();
+    else this.#armRetry();
+  }
+
+  #appendFromMaster(bytes: Uint8Array): ProcessResult {
+    const commitLsn = this.#appendLocal(bytes, false);
+    if (commitLsn === undefined) {
+      this.#maybeAck();
+      return OK;
+    }
+    if (this.#config.ackLevel === 'flushed') this.#effects.push({ type: 'flush', lsn: this.#nextLsn });
+    this.#maybeAck();
+    return { code: 'ISPERM', lsn: commitLsn };
+  }
+
+  /**
+   * Appends encoded records at the log's end and does the bookkeeping both roles share: history,
+   * transactions (applied on their commit record, client side), unacknowledged commits. Returns the LSN
+   * of the last commit record in the batch, if any.
+   */
+  #appendLocal(bytes: Uint8Array, isMaster: boolean): number | undefined {
+    const firstLsn = this.#nextLsn;
+    const endLsn = firstLsn + bytes.length;
+    this.#effects.push({ type: 'append', bytes, firstLsn, endLsn });
+    let lastCommit: number | undefined;
+    let offset = 0;
+    while (offset < bytes.length) {
+      const length = recordLengthAt(bytes, offset);
+      const lsn = firstLsn + offset;
+      const generation = recordGenerationAt(bytes, offset);
+      const type = recordTypeAt(bytes, offset);
+      const txnId = recordTxnIdAt(bytes, offset);
+      this.#history.noteRecord(generation, lsn);
+      if (txnId >= this.#nextTxnId) this.#nextTxnId = txnId + 1;
+      if (type === RecordType.commit) {
+        lastCommit = lsn;
+        this.#unackedCommits.push(lsn, lsn + length);
+        if (!isMaster) this.#applyCommitted(txnId, generation, lsn, lsn + length);
+      } else if (!isMaster && type === RecordType.data) {
+        this.#holdData(txnId, lsn, bytes.subarray(offset + RECORD_HEADER_BYTES, offset + length));
+      } else if (type === RecordType.abort) {
+        this.#dropOpen(txnId);
+      }
+      offset += length;
+    }
+    this.#nextLsn = endLsn;
+    if (isMaster) this.#broadcast(bytes, firstLsn, lastCommit !== undefined);
+    return lastCommit;
+  }
+
+  #holdData(txnId: number, lsn: number, payload: Uint8Array): void {
+    let open = this.#openTxns.get(txnId);
+    if (open === undefined) {
+      open = { firstLsn: lsn, payloads: [], bytes: 0, spilled: false };
+      this.#openTxns.set(txnId, open);
+    }
+    if (open.spilled) return;
+    open.payloads.push({ lsn, payload });
+    open.bytes += payload.length;
+    this.#openTxnBytes += payload.length;
+    if (this.#openTxnBytes > this.#config.maxOpenTransactionBytes) {
+      // Over the bound: stop holding this transaction in memory; its records stay in the log.
+      this.#openTxnBytes -= open.bytes;
+      open.payloads = [];
+      open.bytes = 0;
+      open.spilled = true;
+    }
+  }
+
+  #dropOpen(txnId: number): void {
+    const open = this.#openTxns.get(txnId);
+    if (open === undefined) return;
+    this.#openTxnBytes -= open.bytes;
+    this.#openTxns.delete(txnId);
+  }
+
+  #applyCommitted(txnId: number, generation: number, commitLsn: number, endLsn: number): void {
+    const open = this.#openTxns.get(txnId);
+    this.#dropOpen(txnId);
+    const payloads = open === undefined ? [] : open.payloads.map((entry) => entry.payload);
+    this.#effects.push({
+      type: 'apply',
+      txn: open?.spilled
+        ? { txnId, generation, commitLsn, endLsn, payloads, readFromLsn: open.firstLsn }
+        : { txnId, generation, commitLsn, endLsn, payloads },
+    });
+  }
+
+  #onDurable(writtenLsn: number, durableLsn: number): void {
+    // Clamp to the log's end: a report about records since rolled back claims nothing.
+    this.#writtenLsn = Math.min(Math.max(this.#writtenLsn, writtenLsn), this.#nextLsn);
+    this.#durableLsn = Math.min(Math.max(this.#durableLsn, durableLsn), this.#nextLsn);
+    if (this.#role === 'client') this.#maybeAck();
+  }
+
+  /** The LSN below which this site's log is durable at the level its acks claim. */
+  #reachedLsn(): number {
+    if (this.#config.testMutations?.ackBeforeFlush) return this.#nextLsn;
+    switch (this.#config.ackLevel) {
+      case 'received':
+        return this.#nextLsn;
+      case 'written':
+        return Math.max(this.#writtenLsn, this.#durableLsn);
+      case 'flushed':
+        return this.#durableLsn;
+    }
+  }
+
+  #maybeAck(): void {
+    const reached = this.#reachedLsn();
+    const commits = this.#unackedCommits;
+    let ackLsn: number | undefined;
+    while (this.#unackedHead < commits.length && commits[this.#unackedHead + 1]! <= reached) {
+      ackLsn = commits[this.#unackedHead]!;
+      this.#unackedHead += 2;
+    }
+    if (this.#unackedHead > 1024 && this.#unackedHead * 2 > commits.length) {
+      this.#unackedCommits = commits.slice(this.#unackedHead);
+      this.#unackedHead = 0;
+    }
+    if (ackLsn === undefined) return;
+    this.#ackedLsn = ackLsn;
+    if (this.#role !== 'client' || this.#master === undefined || this.#config.view || this.#sync !== 'ready')
+      return;
+    this.#send(
+      this.#master,
+      {
+        type: 'ack',
+        generation: this.#generation,
+        lsn: ackLsn,
+        level: this.#config.ackLevel,
+        nextLsn: this.#nextLsn,
+      },
+      0,
+    );
+  }
+
+  // ---- client: sync and rollback ----
+
+  #onSyncVerify(from: SiteId, message: Extract<Message, { type: 'syncVerify' }>): ProcessResult {
+    if (from !== this.#master || message.generation !== this.#generation || this.#sync !== 'syncing') {
+      return ignore('unexpected sync answer');
+    }
+    const common = this.#history.commonEnd(
+      this.#nextLsn,
+      message.history,
+      message.nextLsn,
+      this.#logStartLsn(),
+    );
+    if (common === this.#nextLsn) {
+      // Our whole log is a prefix of the master's: take its records from here on.
+      this.#sync = 'ready';
+      this.#resetRetry();
+      if (message.nextLsn > this.#nextLsn) {
+        // The master streams the rest; if that stream is lost, the tail is re-requested.
+        this.#tailEnd = message.nextLsn;
+        this.#armRetry();
+      }
+      this.#maybeAck();
+      return OK;
+    }
+    let target = common === undefined || common < this.#firstLsn ? this.#firstLsn : common;
+    if (this.#config.testMutations?.rollbackPastCommon && target > this.#firstLsn) {
+      const start = this.#history.entries.findLast((entry) => entry.lsn < target)?.lsn ?? this.#firstLsn;
+      target = Math.max(this.#firstLsn, start);
+    }
+    if (target < this.#nextLsn) this.#rollback(target);
+    this.#sendSyncRequest();
+    this.#armRetry();
+    return OK;
+  }
+
+  /** The LSN the very first log of a group starts at; a log that starts there has nothing trimmed. */
+  #logStartLsn(): number {
+    return 1;
+  }
+
+  #rollback(toLsn: number): void {
+    this.#effects.push({ type: 'truncate', toLsn });
+    this.#nextLsn = toLsn;
+    this.#writtenLsn = Math.min(this.#writtenLsn, toLsn);
+    this.#durableLsn = Math.min(this.#durableLsn, toLsn);
+    this.#history.truncate(toLsn);
+    this.#ackedLsn = Math.min(this.#ackedLsn, toLsn);
+    const kept: number[] = [];
+    for (let index = this.#unackedHead; index < this.#unackedCommits.length; index += 2) {
+      if (this.#unackedCommits[index + 1]! <= toLsn)
+        kept.push(this.#unackedCommits[index]!, this.#unackedCommits[index + 1]!);
+    }
+    this.#unackedCommits = kept;
+    this.#unackedHead = 0;
+    // Open transactions keep the records below the cut: their commit may still come from the new master.
+    for (const [txnId, open] of this.#openTxns) {
+      if (open.firstLsn >= toLsn) {
+        this.#dropOpen(txnId);
+        continue;
+      }
+      const kept = open.payloads.filter((entry) => entry.lsn < toLsn);
+      const keptBytes = kept.reduce((sum, entry) => sum + entry.payload.length, 0);
+      this.#openTxnBytes -= open.bytes - keptBytes;
+      open.payloads = kept;
+      open.bytes = keptBytes;
+    }
+    this.#gap.clear();
+  }
+
+  #onInit(from: SiteId, message: Extract<Message, { type: 'init' }>): ProcessResult {
+    if (from !== this.#master || message.generation !== this.#generation)
+      return ignore('init from a site that is not our master');
+    if (!this.#config.autoInit) {
+      this.#effects.push({
+        type: 'joinFailure',
+        reason: `the master's log no longer reaches LSN ${this.#nextLsn} and autoInit is off`,
+      });
+      return { code: 'JOIN_FAILURE' };
+    }
+    const lsn = message.snapshotLsn;
+    this.#effects.push({ type: 'restore', lsn, snapshot: message.snapshot });
+    this.#firstLsn = lsn;
+    this.#nextLsn = lsn;
+    this.#writtenLsn = lsn;
+    this.#durableLsn = lsn;
+    this.#history = new GenerationHistory(message.history.filter((entry) => entry.lsn < lsn));
+    this.#unackedCommits = [];
+    this.#unackedHead = 0;
+    this.#ackedLsn = 0;
+    this.#openTxns.clear();
+    this.#openTxnBytes = 0;
+    this.#gap.clear();
+    this.#sync = 'syncing';
+    this.#sendSyncRequest();
+    this.#armRetry();
+    return OK;
+  }
+
+  // ---- master ----
+
+  #becomeMaster(generation: number): void {
+    if (generation <= this.#generation) {
+      throw new InvalidStateError(`generation ${generation} is not above the current ${this.#generation}`);
+    }
+    this.#role = 'master';
+    this.#generation = generation;
+    this.#master = this.siteId;
+    this.#sync = 'ready';
+    this.#gap.clear();
+    this.#resetRetry();
+    this.#broadcastLsn = this.#nextLsn;
+    for (const peer of this.#peers.values()) {
+      peer.synced = false;
+      peer.catchUp = undefined;
+      peer.ackedLsn = 0;
+      peer.ackLevel = undefined;
+    }
+    const bytes = Buffer.allocUnsafe(RECORD_HEADER_BYTES + NEW_GENERATION_PAYLOAD_BYTES);
+    const payload = Buffer.allocUnsafe(NEW_GENERATION_PAYLOAD_BYTES);
+    payload.writeUInt32LE(generation, 0);
+    encodeRecordInto(bytes, 0, this.#nextLsn, generation, RecordType.newGeneration, 0, payload);
+    this.#appendLocal(bytes, true);
+    this.#effects.push({ type: 'flush', lsn: this.#nextLsn });
+    this.#effects.push({ type: 'roleChanged', role: 'master', generation, master: this.siteId });
+    this.#send('broadcast', this.#newMasterMessage(), 0);
+  }
+
+  #dropMasterState(): void {
+    this.#bulk = [];
+    this.#bulkBytes = 0;
+    this.#bulkHasCommit = false;
+    this.#reads.clear();
+    this.#snapshots.clear();
+    for (const peer of this.#peers.values()) {
+      peer.synced = false;
+      peer.catchUp = undefined;
+    }
+  }
+
+  #newMasterMessage(): Message {
+    return { type: 'newMaster', generation: this.#generation, nextLsn: this.#nextLsn };
+  }
+
+  #peer(site: SiteId): PeerState {
+    let peer = this.#peers.get(site);
+    if (peer === undefined) {
+      peer = {
+        connected: false,
+        synced: false,
+        ackedLsn: 0,
+        ackLevel: undefined,
+        nextLsn: 0,
+        catchUp: undefined,
+      };
+      this.#peers.set(site, peer);
+    }
+    return peer;
+  }
+
+  #onPeerUp(site: SiteId): void {
+    const peer = this.#peer(site);
+    peer.connected = true;
+    if (this.#role === 'master') this.#send(site, this.#newMasterMessage(), 0);
+    else if (this.#role === 'client' && this.#master === undefined) {
+      this.#send(site, { type: 'masterRequest', generation: this.#generation }, 0);
+    }
+  }
+
+  #onPeerDown(site: SiteId): void {
+    const peer = this.#peer(site);
+    peer.connected = false;
+    peer.synced = false;
+    peer.catchUp = undefined;
+    if (this.#role === 'client' && site === this.#master) {
+      // Keep following it (it may come back); the election driver decides whether to elect.
+      this.#armRetry();
+    }
+  }
+
+  /** Live records go to every synced peer, batched when bulk is on. */
+  #broadcast(bytes: Uint8Array, firstLsn: number, hasCommit: boolean): void {
+    const bulk = this.#config.bulk;
+    if (!bulk.enabled) {
+      this.#sendLive(bytes, this.#history.generationAt(firstLsn - 1), hasCommit);
+      this.#broadcastLsn = firstLsn + bytes.length;
+      return;
+    }
+    if (this.#bulkBytes === 0) {
+      this.#bulkPrevGeneration = this.#history.generationAt(firstLsn - 1);
+      this.#bulkStartedAt = this.#now;
+    }
+    this.#bulk.push(bytes);
+    this.#bulkBytes += bytes.length;
+    this.#bulkHasCommit ||= hasCommit;
+    this.#broadcastLsn = firstLsn + bytes.length;
+    if (this.#bulkBytes >= bulk.maxBytes) this.#flushBulk();
+  }
+
+  #flushBulk(): void {
+    if (this.#bulkBytes === 0) return;
+    const bytes = this.#bulk.length === 1 ? this.#bulk[0]! : Buffer.concat(this.#bulk, this.#bulkBytes);
+    const hasCommit = this.#bulkHasCommit;
+    const prevGeneration = this.#bulkPrevGeneration;
+    this.#bulk = [];
+    this.#bulkBytes = 0;
+    this.#bulkHasCommit = false;
+    this.#sendLive(bytes, prevGeneration, hasCommit);
+  }
+
+  #sendLive(bytes: Uint8Array, prevGeneration: number, hasCommit: boolean): void {
+    const flags = hasCommit ? SendFlags.PERMANENT : 0;
+    const to: SiteId[] = [];
+    for (const [site, peer] of this.#peers) if (peer.synced) to.push(site);
+    this.#effects.push({
+      type: 'ship',
+      to,
+      message: {
+        type: 'log',
+        generation: this.#generation,
+        flags,
+        prevLsn: prevLsnOf(bytes, prevGeneration),
+        prevGeneration,
+        records: bytes,
+      },
+      flags,
+      endLsn: this.#broadcastLsn,
+    });
+  }
+
+  #onAck(from: SiteId, message: Extract<Message, { type: 'ack' }>): ProcessResult {
+    if (this.#role !== 'master' || message.generation !== this.#generation)
+      return ignore('ack for another generation');
+    const peer = this.#peer(from);
+    peer.nextLsn = Math.max(peer.nextLsn, message.nextLsn);
+    if (message.lsn > peer.ackedLsn || (message.lsn === peer.ackedLsn && peer.ackLevel !== message.level)) {
+      peer.ackedLsn = Math.max(peer.ackedLsn, message.lsn);
+      peer.ackLevel = message.level;
+      this.#effects.push({ type: 'acked', site: from, lsn: peer.ackedLsn, level: message.level });
+    }
+    this.#continueCatchUp(from, peer);
+    return OK;
+  }
+
+  /** Does the requester's log, ending at `nextLsn` with a record of `lastGeneration`, agree with ours? */
+  #agreesWith(nextLsn: number, lastGeneration: number): boolean {
+    if (nextLsn > this.#nextLsn) return false;
+    return this.#history.generationAt(nextLsn - 1) === lastGeneration;
+  }
+
+  #onSyncRequest(from: SiteId, message: Extract<Message, { type: 'syncRequest' }>): ProcessResult {
+    if (this.#role !== 'master') return ignore('not master');
+    if (message.generation > this.#generation) return ignore('sync request from a newer generation');
+    const peer = this.#peer(from);
+    peer.connected = true;
+    peer.synced = false;
+    peer.catchUp = undefined;
+    peer.nextLsn = message.nextLsn;
+    if (message.nextLsn < this.#firstLsn) {
+      this.#startInit(from);
+      return OK;
+    }
+    // Always answer with our history: the client finds the last record our logs share, rolls back to it
+    // if it must, and knows it is in sync when that is its whole log.
+    this.#send(
+      from,
+      {
+        type: 'syncVerify',
+        generation: this.#generation,
+        firstLsn: this.#firstLsn,
+        nextLsn: this.#nextLsn,
+        history: this.#history.entries,
+      },
+      0,
+    );
+    if (!this.#agreesWith(message.nextLsn, message.lastGeneration)) return OK;
+    peer.catchUp = { nextLsn: message.nextLsn, prevGeneration: message.lastGeneration, readId: undefined };
+    this.#continueCatchUp(from, peer);
+    return OK;
+  }
+
+  #startInit(site: SiteId): void {
+    if (this.#snapshots.size >= MAX_SNAPSHOTS_IN_FLIGHT) return; // the client retries its sync request
+    const requestId = this.#nextRequestId++;
+    this.#snapshots.set(requestId, site);
+    this.#effects.push({ type: 'takeSnapshot', requestId });
+  }
+
+  #onSnapshot(requestId: number, lsn: number, data: Uint8Array): void {
+    const site = this.#snapshots.get(requestId);
+    this.#snapshots.delete(requestId);
+    if (site === undefined || this.#role !== 'master') return;
+    const history = this.#history.entries.filter((entry) => entry.lsn < lsn);
+    this.#send(
+      site,
+      { type: 'init', generation: this.#generation, snapshotLsn: lsn, history, snapshot: data },
+      0,
+    );
+  }
+
+  #continueCatchUp(site: SiteId, peer: PeerState): void {
+    const catchUp = peer.catchUp;
+    if (catchUp === undefined || catchUp.readId !== undefined || this.#role !== 'master') return;
+    if (catchUp.nextLsn >= this.#broadcastLsn) {
+      // Caught up with everything broadcast; the bulk buffer (if any) will reach it with the others.
+      peer.catchUp = undefined;
+      peer.synced = true;
+      return;
+    }
+    if (catchUp.nextLsn - peer.nextLsn >= this.#config.catchUpWindowBytes) return; // wait for its acks
+    if (this.#reads.size >= MAX_READS_IN_FLIGHT) return;
+    const requestId = this.#nextRequestId++;
+    catchUp.readId = requestId;
+    this.#reads.set(requestId, {
+      site,
+      purpose: 'catchUp',
+      prevGeneration: catchUp.prevGeneration,
+      flags: SendFlags.REREQUEST,
+    });
+    this.#effects.push({
+      type: 'readLog',
+      requestId,
+      fromLsn: catchUp.nextLsn,
+      toLsn: this.#broadcastLsn,
+      maxBytes: this.#config.catchUpChunkBytes,
+    });
+  }
+
+  #onLogRequest(from: SiteId, message: Extract<Message, { type: 'logRequest' }>): ProcessResult {
+    const serving =
+      this.#role === 'master' ||
+      (this.#role === 'client' && this.#sync === 'ready' && (message.flags & SendFlags.ANYWHERE) !== 0);
+    if (!serving || message.generation !== this.#generation) return ignore('cannot serve this request');
+    if (message.fromLsn < this.#firstLsn) {
+      if (this.#role === 'master') this.#startInit(from);
+      return OK;
+    }
+    if (message.fromLsn >= this.#nextLsn || !this.#agreesWith(message.fromLsn, message.lastGeneration)) {
+      return ignore('requested range not held here');
+    }
+    if (this.#reads.size >= MAX_READS_IN_FLIGHT) return ignore('too many reads in flight');
+    const requestId = this.#nextRequestId++;
+    this.#reads.set(requestId, {
+      site: from,
+      purpose: 'rerequest',
+      prevGeneration: message.lastGeneration,
+      flags: SendFlags.REREQUEST,
+    });
+    const toLsn = message.toLsn === 0 ? this.#nextLsn : Math.min(message.toLsn, this.#nextLsn);
+    this.#effects.push({
+      type: 'readLog',
+      requestId,
+      fromLsn: message.fromLsn,
+      toLsn,
+      maxBytes: Math.min(this.#config.catchUpChunkBytes, Math.max(1, toLsn - message.fromLsn)),
+    });
+    return OK;
+  }
+
+  #onLogRead(requestId: number, bytes: Uint8Array, fromLsn: number): void {
+    const request = this.#reads.get(requestId);
+    this.#reads.delete(requestId);
+    if (request === undefined) return;
+    const peer = this.#peers.get(request.site);
+    if (request.purpose === 'catchUp') {
+      if (peer?.catchUp?.readId !== requestId) return;
+      peer.catchUp.readId = undefined;
+    }
+    if (bytes.length === 0) return;
+    let offset = 0;
+    let lastGeneration = request.prevGeneration;
+    let hasCommit = false;
+    while (offset < bytes.length) {
+      lastGeneration = recordGenerationAt(bytes, offset);
+      if (recordTypeAt(bytes, offset) === RecordType.commit) hasCommit = true;
+      offset += recordLengthAt(bytes, offset);
+    }
+    const flags = request.flags | (hasCommit ? SendFlags.PERMANENT : 0);
+    this.#send(
+      request.site,
+      {
+        type: 'log',
+        generation: this.#generation,
+        flags,
+        prevLsn: prevLsnOf(bytes, request.prevGeneration),
+        prevGeneration: request.prevGeneration,
+        records: bytes,
+      },
+      flags,
+    );
+    if (request.purpose === 'catchUp' && peer?.catchUp !== undefined) {
+      peer.catchUp.nextLsn = fromLsn + bytes.length;
+      peer.catchUp.prevGeneration = lastGeneration;
+      this.#continueCatchUp(request.site, peer);
+    }
+  }
+
+  #onLogReadFailed(requestId: number, firstLsn: number): void {
+    const request = this.#reads.get(requestId);
+    this.#reads.delete(requestId);
+    if (request === undefined) return;
+    this.#firstLsn = Math.max(this.#firstLsn, firstLsn);
+    const peer = this.#peers.get(request.site);
+    if (peer?.catchUp?.readId === requestId) peer.catchUp = undefined;
+    if (this.#role === 'master') this.#startInit(request.site);
+  }
+
+  /** The shell removed log segments below `firstLsn` (after a checkpoint). */
+  noteLogTrimmed(firstLsn: number): void {
+    this.#firstLsn = Math.max(this.#firstLsn, firstLsn);
+    this.#history.trimBefore(firstLsn);
+  }
+
+  #send(to: SiteId | 'broadcast', message: Message, flags: number): void {
+    this.#effects.push({ type: 'send', to, message, flags });
+  }
+
+  /** For tests and the simulator: the level this site's acks claim. */
+  get ackLevel(): AckLevel {
+    return this.#config.ackLevel;
+  }
+  /** Rank helper re-exported for shells that compare levels. */
+  static levelRank(level: AckLevel): number {
+    return ACK_LEVEL_RANK[level];
+  }
+}
+
+/** The wire's `prevLsn`: 0 when there is no previous record, else an LSN inside it (the one before the batch). */
+function prevLsnOf(bytes: Uint8Array, prevGeneration: number): number {
+  return prevGeneration === 0 ? 0 : recordLsnAt(bytes, 0) - 1;
+}
+
+/** LSN of the last commit record in a batch of encoded records (the batch is known to hold one). */
+function lastCommitLsn(bytes: Uint8Array): number {
+  let offset = 0;
+  let commit = 0;
+  while (offset < bytes.length) {
+    if (recordTypeAt(bytes, offset) === RecordType.commit) commit = recordLsnAt(bytes, offset);
+    offset += recordLengthAt(bytes, offset);
+  }
+  return commit;
+}
+
+export function assertNever(value: never): never {
+  throw new Error(`unexpected ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,91 @@
+/**
+ * `pnpm sim --seeds N [--from S]`: runs N seeds, ends with `seeds=N violations=V` (exit 0 only when V is 0).
+ * `pnpm sim --seed S`: replays one seed exactly and prints its transcript and trace hash.
+ * `pnpm sim --mutant NAME --seeds N`: runs a deliberately broken build until a checker catches it; ends with
+ *   `mutant=NAME detected-at-seed=K` and exit 0, or exit 1 when no seed caught it.
+ * `pnpm sim --determinism --seeds N`: runs each seed twice and checks the trace hashes match.
+ */
+import { parseArgs } from 'node:util';
+import { MUTANTS, type MutantName, runSeed } from './run.js';
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string' },
+    seed: { type: 'string' },
+    from: { type: 'string', default: '1' },
+    mutant: { type: 'string' },
+    determinism: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+
+function integer(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    console.error(`--${name} must be a non-negative integer, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const single = integer(values.seed, 'seed');
+const count = integer(values.seeds, 'seeds');
+const from = integer(values.from, 'from') ?? 1;
+
+if (values.mutant !== undefined && !MUTANTS.includes(values.mutant as MutantName)) {
+  console.error(`unknown mutant ${values.mutant}; known: ${MUTANTS.join(', ')}`);
+  process.exit(2);
+}
+const mutant = values.mutant as MutantName | undefined;
+
+if (single !== undefined) {
+  const result = await runSeed({ seed: single, keepTranscript: true, ...(mutant ? { mutant } : {}) });
+  for (const line of result.transcript) console.log(line);
+  console.log(
+    `seed=${single} trace=${result.traceHash} violations=${result.violations.length} ${JSON.stringify(result.stats)}`,
+  );
+  process.exit(result.violations.length === 0 ? 0 : 1);
+}
+
+const seeds = count ?? 100;
+if (mutant !== undefined) {
+  for (let seed = from; seed < from + seeds; seed++) {
+    const result = await runSeed({ seed, mutant });
+    if (result.violations.length > 0) {
+      console.log(`caught by ${result.violations[0]!.property}: ${result.violations[0]!.message}`);
+      console.log(`mutant=${mutant} detected-at-seed=${seed}`);
+      process.exit(0);
+    }
+  }
+  console.log(`mutant=${mutant} detected-at-seed=none (after ${seeds} seeds)`);
+  process.exit(1);
+}
+
+let violations = 0;
+const started = Date.now();
+for (let seed = from; seed < from + seeds; seed++) {
+  const result = await runSeed({ seed });
+  if (values.determinism) {
+    const again = await runSeed({ seed });
+    if (again.traceHash !== result.traceHash) {
+      violations++;
+      console.log(
+        `seed ${seed}: not deterministic (trace ${result.traceHash} then ${again.traceHash}) — replay: pnpm sim --seed ${seed}`,
+      );
+    }
+  }
+  if (result.violations.length > 0) {
+    violations += result.violations.length;
+    for (const violation of result.violations.slice(0, 5))
+      console.log(`seed ${seed}: ${violation.property}: ${violation.message}`);
+    console.log(`  replay: pnpm sim --seed ${seed}`);
+  } else if (!values.quiet) {
+    const s = result.stats;
+    console.log(
+      `seed ${seed}: ok sites=${result.scenario.sites.length} commits=${s.commits} majority-acked=${s.committedByMajority} crashes=${s.crashes} failovers=${s.failovers} rollbacks=${s.rollbacks} trace=${result.traceHash}`,
+    );
+  }
+}
+console.log(`seeds=${seeds} violations=${violations} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+process.exit(violations === 0 ? 0 : 1);

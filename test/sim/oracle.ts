@@ -1,0 +1,338 @@
+/**
+ * The simulator's checkers. They watch every send, ack, apply, rollback, crash and failover, and compare
+ * what the sites do with what the protocol promises:
+ *
+ * - P8  an ack (or ISPERM) claims a level only once the site's log is durable at that level;
+ * - P7  a rollback cuts exactly at the last record shared with the master, never removing a commit that
+ *       a majority acknowledged as flushed;
+ * - P10 after a crash the log recovers, and everything that was durable (power loss) or written
+ *       (process crash) is still there, byte for byte;
+ * - P12 a transaction is applied whole, exactly as the master proposed it;
+ * - P13 two logs that share a record (same generation at the same LSN) are identical up to it;
+ * - P4  at most one live master per generation;
+ * - P1/P6 (as far as scripted failovers go) a new master holds every majority-acknowledged commit, and
+ *       once faults heal every live site converges on the same log and state.
+ */
+import {
+  type AppliedTransaction,
+  type BaseCommitResult,
+  decodeFrame,
+  type ProcessResult,
+  type RollbackEvent,
+} from '@ackord/core';
+import type { SimSite } from './site.js';
+
+export interface Violation {
+  readonly property: string;
+  readonly message: string;
+}
+
+interface CrashCapture {
+  readonly firstLsn: number;
+  readonly endLsn: number;
+  readonly bytes: Buffer;
+  readonly kind: 'power' | 'process';
+}
+
+/** Reads the log's encoded records in [fromLsn, toLsn). */
+function readRange(site: SimSite, fromLsn: number, toLsn: number): Buffer {
+  const parts: Buffer[] = [];
+  let lsn = fromLsn;
+  while (lsn < toLsn) {
+    const chunk = site.log.readEncoded(lsn, toLsn, 256 * 1024);
+    if (chunk.length === 0) break;
+    parts.push(chunk);
+    lsn += chunk.length;
+  }
+  return Buffer.concat(parts);
+}
+
+function tokenKey(generation: number, lsn: number): string {
+  return `${generation}:${lsn}`;
+}
+
+export class Oracle {
+  readonly violations: Violation[] = [];
+  readonly #majority: number;
+  readonly #note: (line: string) => void;
+  /** What masters proposed: token → payloads. */
+  readonly #proposed = new Map<string, Buffer[]>();
+  /** Commits acknowledged as flushed by a majority (master included): token → commit LSN. */
+  readonly #committed = new Map<string, { generation: number; lsn: number }>();
+  /** Per master incarnation (site + generation): each client's largest flushed ack. */
+  readonly #flushedAcks = new Map<string, Map<string, number>>();
+  /** Commits of the current masters still short of a majority: per "site:generation", their LSNs. */
+  readonly #pending = new Map<string, number[]>();
+  readonly #crashes = new Map<string, CrashCapture>();
+
+  readonly #sites: ReadonlyMap<string, SimSite>;
+
+  constructor(sites: ReadonlyMap<string, SimSite>, note: (line: string) => void) {
+    this.#sites = sites;
+    this.#majority = Math.floor(sites.size / 2) + 1;
+    this.#note = note;
+  }
+
+  get committedCount(): number {
+    return this.#committed.size;
+  }
+
+  violation(property: string, message: string): void {
+    this.violations.push({ property, message });
+    this.#note(`VIOLATION ${property}: ${message}`);
+  }
+
+  // ---- P8: acks claim only what is durable ----
+
+  onSend(sender: SimSite, bytes: Uint8Array): void {
+    if (!sender.alive) return;
+    const decoded = decodeFrame(bytes);
+    if (!decoded.ok || decoded.message.type !== 'ack') return;
+    const { lsn, level } = decoded.message;
+    const log = sender.log;
+    const reached =
+      level === 'flushed'
+        ? log.durableLsn
+        : level === 'written'
+          ? Math.max(log.writtenLsn, log.durableLsn)
+          : log.nextLsn;
+    if (reached <= lsn) {
+      this.violation(
+        'P8',
+        `${sender.id} acked LSN ${lsn} as ${level} but its log is ${level} only below ${reached}`,
+      );
+    }
+  }
+
+  onResult(site: SimSite, result: ProcessResult): void {
+    if (result.code !== 'ISPERM' || !site.alive) return;
+    const replica = site.replica!;
+    if (
+      replica.core.ackLevel === 'flushed' &&
+      site.log.durableLsn <= result.lsn &&
+      site.log.nextLsn > result.lsn
+    ) {
+      this.violation(
+        'P8',
+        `${site.id} returned ISPERM(${result.lsn}) before flushing it (durable below ${site.log.durableLsn})`,
+      );
+    }
+  }
+
+  // ---- P12: whole transactions, as proposed ----
+
+  onApplied(site: SimSite, txn: AppliedTransaction): void {
+    const key = tokenKey(txn.generation, txn.commitLsn);
+    const payloads = txn.payloads.map((payload) => Buffer.from(payload));
+    if (site.replica?.role === 'master' && !this.#proposed.has(key)) {
+      this.#proposed.set(key, payloads);
+      const pendingKey = `${site.id}:${txn.generation}`;
+      const pending = this.#pending.get(pendingKey) ?? [];
+      pending.push(txn.commitLsn);
+      this.#pending.set(pendingKey, pending);
+      return;
+    }
+    const proposed = this.#proposed.get(key);
+    if (proposed === undefined) {
+      this.violation('P12', `${site.id} applied ${key}, which no master proposed`);
+      return;
+    }
+    if (
+      proposed.length !== payloads.length ||
+      proposed.some((payload, index) => !payload.equals(payloads[index]!))
+    ) {
+      this.violation(
+        'P12',
+        `${site.id} applied ${key} with ${payloads.length} operations, proposed with ${proposed.length} (or different bytes)`,
+      );
+    }
+  }
+
+  // ---- majority acknowledgement (the oracle's notion of "acked") ----
+
+  onAcked(master: SimSite, ack: { site: string; lsn: number; level: string }): void {
+    if (ack.level !== 'flushed' || !master.alive) return;
+    const incarnation = `${master.id}:${master.replica!.generation}`;
+    const acks = this.#flushedAcks.get(incarnation) ?? new Map<string, number>();
+    acks.set(ack.site, Math.max(acks.get(ack.site) ?? 0, ack.lsn));
+    this.#flushedAcks.set(incarnation, acks);
+    this.#evaluate(master);
+  }
+
+  onCommitted(master: SimSite, _receipt: BaseCommitResult): void {
+    if (master.alive) this.#evaluate(master);
+  }
+
+  #evaluate(master: SimSite): void {
+    const replica = master.replica!;
+    if (replica.role !== 'master') return;
+    const generation = replica.generation;
+    const incarnation = `${master.id}:${generation}`;
+    const pending = this.#pending.get(incarnation);
+    if (pending === undefined || pending.length === 0) return;
+    const acks = this.#flushedAcks.get(incarnation) ?? new Map<string, number>();
+    const remaining: number[] = [];
+    for (const lsn of pending) {
+      let count = master.log.durableLsn > lsn ? 1 : 0;
+      for (const acked of acks.values()) if (acked >= lsn) count++;
+      if (count >= this.#majority) {
+        this.#committed.set(tokenKey(generation, lsn), { generation, lsn });
+        this.#note(`committed ${generation}:${lsn} (majority flushed)`);
+      } else {
+        remaining.push(lsn);
+      }
+    }
+    this.#pending.set(incarnation, remaining);
+  }
+
+  // ---- P7: rollback exactly to the common point, never an acked commit ----
+
+  onRollback(site: SimSite, event: RollbackEvent): void {
+    for (const txn of event.transactions) {
+      if (this.#committed.has(tokenKey(txn.generation, txn.commitLsn))) {
+        this.violation(
+          'P7',
+          `${site.id} rolled back ${txn.generation}:${txn.commitLsn}, acknowledged by a majority`,
+        );
+      }
+    }
+    const masterId = site.replica?.master;
+    const master = masterId === undefined ? undefined : this.#sites.get(masterId);
+    if (master === undefined || !master.alive || event.firstRemoved === undefined) return;
+    const masterHistory = master.replica!.core.history;
+    if (
+      event.toLsn < master.log.nextLsn &&
+      masterHistory.generationAt(event.toLsn) === event.firstRemoved.generation
+    ) {
+      this.violation(
+        'P7',
+        `${site.id} rolled back to ${event.toLsn}, but its record there (generation ${event.firstRemoved.generation}) is also the master's: past the last common record`,
+      );
+    }
+  }
+
+  // ---- P10: recovery keeps what was durable ----
+
+  beforeCrash(site: SimSite, kind: 'power' | 'process'): void {
+    const log = site.log;
+    const endLsn = kind === 'power' ? log.durableLsn : Math.max(log.writtenLsn, log.durableLsn);
+    this.#crashes.set(site.id, {
+      firstLsn: log.firstLsn,
+      endLsn,
+      bytes: readRange(site, log.firstLsn, endLsn),
+      kind,
+    });
+  }
+
+  afterRestart(site: SimSite): void {
+    const capture = this.#crashes.get(site.id);
+    this.#crashes.delete(site.id);
+    if (capture === undefined) return;
+    const log = site.log;
+    if (log.firstLsn !== capture.firstLsn || log.nextLsn < capture.endLsn) {
+      this.violation(
+        'P10',
+        `${site.id} lost records after a ${capture.kind} crash: log [${log.firstLsn}, ${log.nextLsn}) was durable to ${capture.endLsn}`,
+      );
+      return;
+    }
+    const now = readRange(site, capture.firstLsn, capture.endLsn);
+    if (!now.equals(capture.bytes))
+      this.violation(
+        'P10',
+        `${site.id}'s log changed below ${capture.endLsn} across a ${capture.kind} crash`,
+      );
+  }
+
+  // ---- P1/P6 under scripted failover ----
+
+  onFailover(master: SimSite, _component: readonly SimSite[]): void {
+    const history = master.replica!.core.history;
+    for (const { generation, lsn } of this.#committed.values()) {
+      if (lsn >= master.log.nextLsn || history.generationAt(lsn) !== generation) {
+        this.violation(
+          'P6',
+          `new master ${master.id} lacks ${generation}:${lsn}, acknowledged by a majority`,
+        );
+      }
+    }
+  }
+
+  // ---- after every step: P4 ----
+
+  checkStep(live: readonly SimSite[]): void {
+    const masters = new Map<number, string>();
+    for (const site of live) {
+      const replica = site.replica!;
+      if (replica.role !== 'master') continue;
+      const other = masters.get(replica.generation);
+      if (other !== undefined)
+        this.violation('P4', `${other} and ${site.id} are both master of generation ${replica.generation}`);
+      masters.set(replica.generation, site.id);
+    }
+  }
+
+  // ---- periodically: P13 ----
+
+  checkLogs(live: readonly SimSite[]): void {
+    for (let i = 0; i < live.length; i++) {
+      for (let j = i + 1; j < live.length; j++) {
+        const a = live[i]!;
+        const b = live[j]!;
+        const common = a.replica!.core.history.commonEnd(
+          a.log.nextLsn,
+          b.replica!.core.history.entries,
+          b.log.nextLsn,
+          1,
+        );
+        if (common === undefined) continue;
+        const from = Math.max(a.log.firstLsn, b.log.firstLsn);
+        if (common <= from) continue;
+        if (!readRange(a, from, common).equals(readRange(b, from, common))) {
+          this.violation(
+            'P13',
+            `${a.id} and ${b.id} share generations up to ${common} but their logs differ below it`,
+          );
+        }
+      }
+    }
+  }
+
+  // ---- liveness ----
+
+  converged(live: readonly SimSite[]): boolean {
+    const master = live.find((site) => site.replica!.role === 'master');
+    if (master === undefined) return false;
+    return live.every(
+      (site) =>
+        site.log.nextLsn === master.log.nextLsn &&
+        site.replica!.appliedLsn >= master.replica!.appliedLsn &&
+        (site === master || (site.replica!.core.syncState === 'ready' && site.replica!.master === master.id)),
+    );
+  }
+
+  checkConverged(live: readonly SimSite[]): void {
+    const master = live.find((site) => site.replica!.role === 'master')!;
+    const from = Math.max(...live.map((site) => site.log.firstLsn));
+    const reference = readRange(master, from, master.log.nextLsn);
+    const state = JSON.stringify(
+      [...master.kv.entries()].map(([key, value]) => [key, Buffer.from(value).toString()]).sort(),
+    );
+    for (const site of live) {
+      if (!readRange(site, from, site.log.nextLsn).equals(reference))
+        this.violation('P13', `${site.id}'s log differs from the master's after convergence`);
+      const siteState = JSON.stringify(
+        [...site.kv.entries()].map(([key, value]) => [key, Buffer.from(value).toString()]).sort(),
+      );
+      if (siteState !== state)
+        this.violation('P12', `${site.id}'s state differs from the master's after convergence`);
+    }
+    const history = master.replica!.core.history;
+    for (const { generation, lsn } of this.#committed.values()) {
+      if (lsn < master.log.firstLsn) continue;
+      if (lsn >= master.log.nextLsn || history.generationAt(lsn) !== generation) {
+        this.violation('P1', `acknowledged commit ${generation}:${lsn} is not in the final log`);
+      }
+    }
+  }
+}

@@ -1,0 +1,468 @@
+/**
+ * One simulator run: N sites in one process on virtual time, the production log and replica over an
+ * in-memory disk and a simulated network, every choice drawn from one seed. A safety phase with faults
+ * (loss, duplication, reordering, corruption, partitions, crashes with torn writes, scripted failovers)
+ * is checked after every step; then faults heal and the cluster must converge within a budget.
+ */
+import { createHash } from 'node:crypto';
+import { type BaseReplica, decodeFrame, encodeKvOperation } from '@ackord/core';
+import { VirtualClock } from '@ackord/core/testing';
+import { Oracle, type Violation } from './oracle.js';
+import { Prng } from './prng.js';
+import { drawScenario, type Scenario } from './scenario.js';
+import { Scheduler } from './scheduler.js';
+import { SimSite } from './site.js';
+
+export type MutantName = 'ack-before-flush' | 'rollback-past-common';
+export const MUTANTS: readonly MutantName[] = ['ack-before-flush', 'rollback-past-common'];
+
+export interface RunOptions {
+  readonly seed: number;
+  readonly mutant?: MutantName;
+  /** Keep the transcript lines (for `pnpm sim --seed S`). */
+  readonly keepTranscript?: boolean;
+}
+
+export interface RunResult {
+  readonly seed: number;
+  readonly scenario: Scenario;
+  readonly violations: readonly Violation[];
+  readonly traceHash: string;
+  readonly transcript: readonly string[];
+  readonly stats: {
+    readonly events: number;
+    readonly commits: number;
+    readonly committedByMajority: number;
+    readonly crashes: number;
+    readonly failovers: number;
+    readonly rollbacks: number;
+    readonly virtualMs: number;
+  };
+}
+
+type SimEvent =
+  | { kind: 'deliver'; from: string; to: string; incarnation: number; bytes: Uint8Array }
+  | { kind: 'commit' }
+  | { kind: 'crash' }
+  | { kind: 'restart'; site: string }
+  | { kind: 'partition' }
+  | { kind: 'heal' }
+  | { kind: 'failover' }
+  | { kind: 'check' };
+
+/** Upper bound on events of one run: a livelock becomes a reported violation, not a hang. */
+const MAX_EVENTS = 400_000;
+const CHECK_EVERY_MS = 250;
+
+export async function runSeed(options: RunOptions): Promise<RunResult> {
+  const sim = new Simulation(options);
+  return sim.run();
+}
+
+class Simulation {
+  readonly #options: RunOptions;
+  readonly #rng: Prng;
+  readonly #scenario: Scenario;
+  readonly #clock = new VirtualClock(0);
+  readonly #scheduler = new Scheduler<SimEvent>();
+  readonly #sites = new Map<string, SimSite>();
+  readonly #oracle: Oracle;
+  readonly #hash = createHash('sha256');
+  readonly #transcript: string[] = [];
+  /** Pairs that cannot talk: "a|b" with a < b. */
+  readonly #cut = new Set<string>();
+  #faultsOn = true;
+  #maxGeneration = 0;
+  #commitCounter = 0;
+  #events = 0;
+  #crashes = 0;
+  #failovers = 0;
+  #rollbacks = 0;
+
+  constructor(options: RunOptions) {
+    this.#options = options;
+    this.#rng = new Prng(options.seed);
+    this.#scenario = drawScenario(this.#rng);
+    const ids = this.#scenario.sites.map((site) => site.id);
+    const mutations =
+      options.mutant === 'ack-before-flush'
+        ? { ackBeforeFlush: true }
+        : options.mutant === 'rollback-past-common'
+          ? { rollbackPastCommon: true }
+          : undefined;
+    this.#oracle = new Oracle(this.#sites, (line) => this.#note(line));
+    for (const { id, durability } of this.#scenario.sites) {
+      const site = new SimSite(
+        id,
+        durability,
+        ids.filter((other) => other !== id),
+        this.#clock,
+        {
+          send: (from, message, target, flags) => this.#send(from, message, target, flags),
+          attach: (attached, replica) => this.#attach(attached, replica),
+        },
+        this.#scenario.bulk,
+        mutations,
+      );
+      this.#sites.set(id, site);
+    }
+  }
+
+  async run(): Promise<RunResult> {
+    const scenario = this.#scenario;
+    this.#note(
+      `scenario sites=${scenario.sites.map((s) => `${s.id}:${s.durability}`).join(',')} bulk=${scenario.bulk} loss=${scenario.lossRate} dup=${scenario.duplicateRate} corrupt=${scenario.corruptRate} delay=${scenario.minDelayMs}-${scenario.maxDelayMs}`,
+    );
+    for (const site of this.#sites.values()) await site.start();
+    for (const site of this.#sites.values()) for (const peer of site.peers) await site.replica!.peerUp(peer);
+    await this.#failover('initial');
+    this.#scheduleNext('commit', scenario.commitEveryMs);
+    this.#scheduleNext('crash', scenario.crashEveryMs);
+    this.#scheduleNext('partition', scenario.partitionEveryMs);
+    this.#scheduleNext('failover', scenario.failoverEveryMs);
+    this.#scheduler.schedule(CHECK_EVERY_MS, { kind: 'check' });
+
+    await this.#runUntil(scenario.safetyMs);
+    await this.#heal();
+    const converged = await this.#runLiveness(scenario.safetyMs + scenario.livenessBudgetMs);
+    if (!converged)
+      this.#oracle.violation(
+        'P14',
+        'the cluster did not converge within the liveness budget after faults healed',
+      );
+    else this.#oracle.checkConverged(this.#liveSites());
+    for (const site of this.#sites.values()) await site.replica?.close();
+
+    return {
+      seed: this.#options.seed,
+      scenario,
+      violations: this.#oracle.violations,
+      traceHash: this.#hash.digest('hex').slice(0, 16),
+      transcript: this.#transcript,
+      stats: {
+        events: this.#events,
+        commits: this.#commitCounter,
+        committedByMajority: this.#oracle.committedCount,
+        crashes: this.#crashes,
+        failovers: this.#failovers,
+        rollbacks: this.#rollbacks,
+        virtualMs: this.#clock.now(),
+      },
+    };
+  }
+
+  #note(line: string): void {
+    const stamped = `${String(this.#clock.now()).padStart(6)} ${line}`;
+    this.#hash.update(stamped);
+    this.#hash.update('\n');
+    if (this.#options.keepTranscript) this.#transcript.push(stamped);
+  }
+
+  #liveSites(): SimSite[] {
+    return [...this.#sites.values()].filter((site) => site.alive);
+  }
+
+  #connected(a: string, b: string): boolean {
+    return !this.#cut.has(a < b ? `${a}|${b}` : `${b}|${a}`);
+  }
+
+  #scheduleNext(kind: 'commit' | 'crash' | 'partition' | 'failover', meanMs: number): void {
+    const delay = Math.max(1, Math.round(-Math.log(1 - this.#rng.next()) * meanMs));
+    this.#scheduler.schedule(this.#clock.now() + delay, { kind } as SimEvent);
+  }
+
+  // ---- the network ----
+
+  #send(from: string, message: Uint8Array, target: string | 'broadcast', flags: number): boolean {
+    const sender = this.#sites.get(from)!;
+    this.#oracle.onSend(sender, message);
+    const targets = target === 'broadcast' ? sender.peers : [target];
+    let reachable = false;
+    for (const to of targets) {
+      const receiver = this.#sites.get(to);
+      if (receiver === undefined || !receiver.alive || !this.#connected(from, to)) continue;
+      reachable = true;
+      const copies = this.#faultsOn && this.#rng.chance(this.#scenario.duplicateRate) ? 2 : 1;
+      for (let copy = 0; copy < copies; copy++) {
+        if (this.#faultsOn && this.#rng.chance(this.#scenario.lossRate)) continue;
+        let bytes = message;
+        if (this.#faultsOn && this.#rng.chance(this.#scenario.corruptRate)) {
+          bytes = Uint8Array.from(message);
+          bytes[this.#rng.int(0, bytes.length - 1)]! ^= 1 << this.#rng.int(0, 7);
+        }
+        const delay = this.#rng.int(
+          this.#scenario.minDelayMs,
+          this.#faultsOn ? this.#scenario.maxDelayMs : 2,
+        );
+        this.#scheduler.schedule(this.#clock.now() + delay, {
+          kind: 'deliver',
+          from,
+          to,
+          incarnation: receiver.incarnation,
+          bytes,
+        });
+      }
+    }
+    void flags;
+    return reachable;
+  }
+
+  #attach(site: SimSite, replica: BaseReplica): void {
+    replica.on('applied', (txn) => this.#oracle.onApplied(site, txn));
+    replica.on('acked', (ack) => this.#oracle.onAcked(site, ack));
+    replica.on('rollback', (event) => {
+      this.#rollbacks++;
+      this.#note(
+        `${site.id} rollback to ${event.toLsn} removing ${event.records} records, ${event.transactions.length} commits`,
+      );
+      this.#oracle.onRollback(site, event);
+    });
+    replica.on('roleChanged', (change) =>
+      this.#note(`${site.id} role ${change.role} gen ${change.generation} master ${change.master ?? '-'}`),
+    );
+    replica.on('fatal', (error) => this.#oracle.violation('fatal', `${site.id}: ${error.message}`));
+  }
+
+  #currentMaster(): SimSite | undefined {
+    let best: SimSite | undefined;
+    for (const site of this.#liveSites()) {
+      if (site.replica!.role !== 'master') continue;
+      if (best === undefined || site.replica!.generation > best.replica!.generation) best = site;
+    }
+    return best;
+  }
+
+  // ---- the event loop ----
+
+  async #runUntil(endMs: number): Promise<void> {
+    for (;;) {
+      const eventAt = this.#scheduler.nextAt;
+      const timerAt = this.#clock.nextTimerAt;
+      const next = Math.min(eventAt ?? Number.POSITIVE_INFINITY, timerAt ?? Number.POSITIVE_INFINITY);
+      if (next > endMs || this.#events >= MAX_EVENTS) {
+        if (this.#events >= MAX_EVENTS) this.#oracle.violation('budget', `more than ${MAX_EVENTS} events`);
+        if (this.#clock.now() < endMs) this.#clock.advance(endMs - this.#clock.now());
+        await settle();
+        return;
+      }
+      // advance(0) still fires timers due now.
+      this.#clock.advance(Math.max(0, next - this.#clock.now()));
+      await settle();
+      if (eventAt !== undefined && eventAt <= this.#clock.now()) {
+        const { event } = this.#scheduler.pop()!;
+        this.#events++;
+        await this.#handle(event, endMs);
+        await settle();
+      }
+      this.#oracle.checkStep(this.#liveSites());
+    }
+  }
+
+  async #handle(event: SimEvent, endMs: number): Promise<void> {
+    switch (event.kind) {
+      case 'deliver': {
+        const site = this.#sites.get(event.to)!;
+        if (!site.alive || site.incarnation !== event.incarnation || !this.#connected(event.from, event.to))
+          return;
+        const decoded = decodeFrame(event.bytes);
+        this.#note(
+          `${event.from}->${event.to} ${decoded.ok ? decoded.message.type : `bad:${decoded.error.reason}`}`,
+        );
+        const result = await site.replica!.processMessage(event.bytes, event.from);
+        this.#oracle.onResult(site, result);
+        return;
+      }
+      case 'commit':
+        this.#commit();
+        if (this.#faultsOn) this.#scheduleNext('commit', this.#scenario.commitEveryMs);
+        return;
+      case 'crash':
+        if (this.#faultsOn) {
+          await this.#crashOne();
+          this.#scheduleNext('crash', this.#scenario.crashEveryMs);
+        }
+        return;
+      case 'restart':
+        await this.#restart(event.site);
+        return;
+      case 'partition':
+        if (this.#faultsOn) {
+          await this.#partition();
+          this.#scheduleNext('partition', this.#scenario.partitionEveryMs);
+        }
+        return;
+      case 'heal':
+        await this.#healPartitions();
+        return;
+      case 'failover':
+        if (this.#faultsOn) {
+          await this.#failover('scripted');
+          this.#scheduleNext('failover', this.#scenario.failoverEveryMs);
+        }
+        return;
+      case 'check':
+        this.#oracle.checkLogs(this.#liveSites());
+        if (this.#clock.now() + CHECK_EVERY_MS <= endMs || this.#faultsOn) {
+          this.#scheduler.schedule(this.#clock.now() + CHECK_EVERY_MS, { kind: 'check' });
+        }
+        return;
+    }
+  }
+
+  #commit(): void {
+    const master = this.#currentMaster();
+    if (master === undefined) return;
+    const count = this.#rng.int(1, 3);
+    const payloads = [];
+    for (let index = 0; index < count; index++) {
+      const n = ++this.#commitCounter;
+      payloads.push(
+        encodeKvOperation({ op: 'put', key: `k${this.#rng.int(0, 50)}`, value: Buffer.from(`v${n}`) }),
+      );
+    }
+    const replica = master.replica!;
+    replica.commit(payloads).then(
+      (receipt) => this.#oracle.onCommitted(master, receipt),
+      () => undefined, // stepped down or crashed mid-commit: the outcome is unknown, not a failure
+    );
+  }
+
+  async #crashOne(): Promise<void> {
+    const live = this.#liveSites();
+    if (live.length === 0) return;
+    const site = this.#rng.pick(live);
+    const kind = this.#rng.chance(0.5) ? 'power' : 'process';
+    this.#crashes++;
+    this.#oracle.beforeCrash(site, kind);
+    const tear = this.#rng.next();
+    this.#note(`${site.id} crash ${kind}`);
+    await site.crash(kind, (unsynced) => Math.floor(unsynced * tear));
+    for (const peer of site.peers) {
+      const other = this.#sites.get(peer)!;
+      if (other.alive) await other.replica!.peerDown(site.id);
+    }
+    this.#scheduler.schedule(this.#clock.now() + this.#rng.int(20, 400), { kind: 'restart', site: site.id });
+  }
+
+  async #restart(id: string): Promise<void> {
+    const site = this.#sites.get(id)!;
+    if (site.alive) return;
+    this.#note(`${id} restart`);
+    try {
+      await site.start();
+    } catch (error) {
+      this.#oracle.violation('P10', `${id} failed to recover its log: ${(error as Error).message}`);
+      return;
+    }
+    this.#oracle.afterRestart(site);
+    for (const peer of site.peers) {
+      const other = this.#sites.get(peer)!;
+      if (!other.alive || !this.#connected(id, peer)) continue;
+      await other.replica!.peerUp(id);
+      await site.replica!.peerUp(peer);
+    }
+  }
+
+  async #partition(): Promise<void> {
+    const ids = [...this.#sites.keys()];
+    if (ids.length < 2) return;
+    const a = this.#rng.pick(ids);
+    const b = this.#rng.pick(ids.filter((id) => id !== a));
+    const key = a < b ? `${a}|${b}` : `${b}|${a}`;
+    if (this.#cut.has(key)) return;
+    this.#cut.add(key);
+    this.#note(`partition ${a}|${b}`);
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const site = this.#sites.get(x)!;
+      if (site.alive) await site.replica!.peerDown(y);
+    }
+    this.#scheduler.schedule(this.#clock.now() + this.#rng.int(50, 1000), { kind: 'heal' });
+  }
+
+  async #healPartitions(): Promise<void> {
+    const cut = [...this.#cut];
+    this.#cut.clear();
+    for (const key of cut) {
+      const [a, b] = key.split('|') as [string, string];
+      this.#note(`heal ${a}|${b}`);
+      for (const [x, y] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        const site = this.#sites.get(x)!;
+        if (site.alive && this.#sites.get(y)!.alive) await site.replica!.peerUp(y);
+      }
+    }
+  }
+
+  /**
+   * A scripted failover, standing in for an election until elections land: among the live sites that
+   * can reach a majority, the most up-to-date (last record's generation, then log end) becomes master
+   * with a new generation. The old master is demoted half the time; otherwise it must step down when it
+   * hears of the newer generation.
+   */
+  async #failover(reason: string): Promise<void> {
+    const majority = Math.floor(this.#sites.size / 2) + 1;
+    const live = this.#liveSites();
+    const candidates = live.filter(
+      (site) => live.filter((other) => this.#connected(site.id, other.id)).length >= majority,
+    );
+    if (candidates.length === 0) return;
+    const group = candidates[0]!;
+    const component = live.filter((other) => this.#connected(group.id, other.id));
+    let best: SimSite | undefined;
+    for (const site of component) {
+      const log = site.log;
+      const rank = [site.replica!.core.history.generationAt(log.nextLsn - 1), log.nextLsn];
+      if (best === undefined) {
+        best = site;
+        continue;
+      }
+      const bestRank = [best.replica!.core.history.generationAt(best.log.nextLsn - 1), best.log.nextLsn];
+      if (rank[0]! > bestRank[0]! || (rank[0] === bestRank[0] && rank[1]! > bestRank[1]!)) best = site;
+    }
+    if (best === undefined) return;
+    const old = this.#currentMaster();
+    if (old === best && reason !== 'initial') return;
+    this.#maxGeneration = Math.max(this.#maxGeneration, ...live.map((site) => site.replica!.generation)) + 1;
+    this.#failovers++;
+    this.#note(`failover (${reason}) -> ${best.id} gen ${this.#maxGeneration}`);
+    this.#oracle.onFailover(best, component);
+    if (old !== undefined && old !== best && this.#rng.chance(0.5)) await old.replica!.becomeClient();
+    await best.replica!.becomeMaster(this.#maxGeneration);
+  }
+
+  async #heal(): Promise<void> {
+    this.#faultsOn = false;
+    this.#note('faults off: heal everything');
+    await this.#healPartitions();
+    for (const site of this.#sites.values()) if (!site.alive) await this.#restart(site.id);
+    await settle();
+  }
+
+  async #runLiveness(endMs: number): Promise<boolean> {
+    const master = this.#currentMaster();
+    const masters = this.#liveSites().filter((site) => site.replica!.role === 'master');
+    if (master === undefined || masters.length > 1) await this.#failover('liveness');
+    // A few more commits after the heal, so every site has something new to catch up on.
+    for (let index = 0; index < 5; index++) {
+      this.#commit();
+      await this.#runUntil(this.#clock.now() + 20);
+    }
+    while (this.#clock.now() < endMs) {
+      await this.#runUntil(Math.min(endMs, this.#clock.now() + 100));
+      if (this.#oracle.converged(this.#liveSites())) return true;
+      const current = this.#currentMaster();
+      if (current === undefined) await this.#failover('liveness');
+    }
+    return false;
+  }
+}
+
+/** Lets every promise chain of every site run to quiescence (there is no real I/O to wait for). */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
