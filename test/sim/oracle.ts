@@ -53,7 +53,6 @@ function tokenKey(generation: number, lsn: number): string {
 
 export class Oracle {
   readonly violations: Violation[] = [];
-  readonly #majority: number;
   readonly #note: (line: string) => void;
   /** What masters proposed: token → payloads. */
   readonly #proposed = new Map<string, Buffer[]>();
@@ -69,8 +68,12 @@ export class Oracle {
 
   constructor(sites: ReadonlyMap<string, SimSite>, note: (line: string) => void) {
     this.#sites = sites;
-    this.#majority = Math.floor(sites.size / 2) + 1;
     this.#note = note;
+  }
+
+  /** Computed on use: the sites are added after the oracle is made. */
+  get #majority(): number {
+    return Math.floor(this.#sites.size / 2) + 1;
   }
 
   get committedCount(): number {
@@ -177,7 +180,9 @@ export class Oracle {
       for (const acked of acks.values()) if (acked >= lsn) count++;
       if (count >= this.#majority) {
         this.#committed.set(tokenKey(generation, lsn), { generation, lsn });
-        this.#note(`committed ${generation}:${lsn} (majority flushed)`);
+        this.#note(
+          `committed ${generation}:${lsn} (majority flushed: master durable ${master.log.durableLsn}, acks ${JSON.stringify([...acks])})`,
+        );
       } else {
         remaining.push(lsn);
       }

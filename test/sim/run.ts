@@ -125,12 +125,17 @@ class Simulation {
     await this.#runUntil(scenario.safetyMs);
     await this.#heal();
     const converged = await this.#runLiveness(scenario.safetyMs + scenario.livenessBudgetMs);
-    if (!converged)
+    if (converged) this.#oracle.checkConverged(this.#liveSites());
+    else {
+      const states = this.#liveSites().map(
+        (site) =>
+          `${site.id}:${site.replica!.role}/${site.replica!.core.syncState} gen=${site.replica!.generation} master=${site.replica!.master ?? '-'} next=${site.log.nextLsn} applied=${site.replica!.appliedLsn}`,
+      );
       this.#oracle.violation(
         'P14',
-        'the cluster did not converge within the liveness budget after faults healed',
+        `no convergence within the liveness budget after faults healed: ${states.join('; ')}`,
       );
-    else this.#oracle.checkConverged(this.#liveSites());
+    }
     for (const site of this.#sites.values()) await site.replica?.close();
 
     return {

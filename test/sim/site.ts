@@ -76,6 +76,7 @@ export class SimSite {
       send,
       clock: this.#clock,
       bulk: { enabled: this.#bulk, maxBytes: 64 * 1024, maxDelayMs: 2 },
+      heartbeatIntervalMs: 200,
       ...(this.#mutations === undefined ? {} : { testMutations: this.#mutations }),
     });
     this.replica = replica;

@@ -58,6 +58,8 @@ export interface BaseReplicaOptions {
   readonly rerequestMaxMs?: number;
   readonly gapBufferBytes?: number;
   readonly clientToClientSync?: boolean;
+  /** Master: heartbeat period (ms). Default 500. */
+  readonly heartbeatIntervalMs?: number;
   /** @internal Must-fail controls for the simulator. */
   readonly testMutations?: TestMutations;
 }
@@ -179,6 +181,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       rerequestMaxMs: options.rerequestMaxMs ?? DEFAULT_CORE_CONFIG.rerequestMaxMs,
       gapBufferBytes: options.gapBufferBytes ?? DEFAULT_CORE_CONFIG.gapBufferBytes,
       clientToClientSync: options.clientToClientSync ?? DEFAULT_CORE_CONFIG.clientToClientSync,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_CORE_CONFIG.heartbeatIntervalMs,
       ...(options.testMutations === undefined ? {} : { testMutations: options.testMutations }),
       log: {
         firstLsn: options.log.firstLsn,

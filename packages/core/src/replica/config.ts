@@ -29,6 +29,11 @@ export interface ReplicaCoreConfig {
   /** Bound on the payload bytes of transactions whose commit has not arrived yet. */
   readonly maxOpenTransactionBytes: number;
   /**
+   * Master: how often it sends a heartbeat to every connected client (and a new-master announcement to
+   * a connected client that is not in sync). Clients learn of records they missed from it.
+   */
+  readonly heartbeatIntervalMs: number;
+  /**
    * @internal Deliberately broken behaviour for the simulator's must-fail controls: a checker that never
    * fails proves nothing. Never set outside tests.
    */
@@ -53,6 +58,7 @@ export const DEFAULT_CORE_CONFIG = {
   autoInit: true,
   clientToClientSync: true,
   maxOpenTransactionBytes: 64 * 1024 * 1024,
+  heartbeatIntervalMs: 500,
   maxPayloadBytes: 1024 * 1024,
 } as const satisfies Partial<ReplicaCoreConfig>;
 

@@ -131,6 +131,8 @@ export class ReplicaCore {
   #bulkStartedAt = 0;
   /** Records below this LSN have been sent to every synced peer (or are in the bulk buffer). */
   #broadcastLsn: number;
+  #nextHeartbeatAt = 0;
+  #lastCommitLsn = 0;
   readonly #reads = new Map<number, ReadRequest>();
   readonly #snapshots = new Map<number, SiteId>();
   #nextRequestId = 1;
@@ -200,12 +202,10 @@ export class ReplicaCore {
 
   /** The earliest time at which a `tick` has something to do (a retry, a bulk flush), if any. */
   nextDeadline(): number | undefined {
-    let deadline = this.#retryAt;
-    if (this.#role === 'master' && this.#bulkBytes > 0) {
-      const bulkAt = this.#bulkStartedAt + this.#config.bulk.maxDelayMs;
-      deadline = deadline === undefined ? bulkAt : Math.min(deadline, bulkAt);
-    }
-    return deadline;
+    if (this.#role !== 'master') return this.#retryAt;
+    return this.#bulkBytes > 0
+      ? Math.min(this.#nextHeartbeatAt, this.#bulkStartedAt + this.#config.bulk.maxDelayMs)
+      : this.#nextHeartbeatAt;
   }
 
   /** The effects produced since the last call, in the order they must be performed. */
@@ -311,6 +311,7 @@ export class ReplicaCore {
     this.#now = now;
     if (this.#role === 'master') {
       if (this.#bulkBytes > 0 && now - this.#bulkStartedAt >= this.#config.bulk.maxDelayMs) this.#flushBulk();
+      if (now >= this.#nextHeartbeatAt) this.#heartbeat();
       return;
     }
     if (this.#retryAt !== undefined && now >= this.#retryAt) this.#retry();
@@ -339,11 +340,25 @@ export class ReplicaCore {
       this.#sendSyncRequest();
       return;
     }
-    const missingTo = this.#gap.firstLsn ?? (this.#tailEnd > this.#nextLsn ? this.#tailEnd : undefined);
-    if (missingTo === undefined || missingTo <= this.#nextLsn) {
+    if (!this.#missingRecords()) {
       this.#resetRetry();
       return;
     }
+    this.#requestMissing();
+  }
+
+  /** Records are missing: after a gap, or a tail the master told us about. */
+  #missingRecords(): boolean {
+    return !this.#gap.isEmpty || this.#tailEnd > this.#nextLsn;
+  }
+
+  /**
+   * Asks for everything from our log's end on. The answer comes in chunks (catchUpChunkBytes); records
+   * we already hold after the gap come again and are skipped. Every other attempt goes to another
+   * client (ANYWHERE) when client-to-client sync is on.
+   */
+  #requestMissing(): void {
+    if (this.#master === undefined) return;
     let target: SiteId = this.#master;
     let flags = 0;
     if (this.#config.clientToClientSync && this.#retryAttempt % 2 === 0) {
@@ -362,7 +377,7 @@ export class ReplicaCore {
         generation: this.#generation,
         flags,
         fromLsn: this.#nextLsn,
-        toLsn: missingTo,
+        toLsn: 0,
         lastLsn: this.#nextLsn,
         lastGeneration: this.#history.generationAt(this.#nextLsn - 1),
       },
@@ -400,7 +415,12 @@ export class ReplicaCore {
         return this.#onInit(from, message);
       case 'newMaster':
       case 'heartbeat':
-        return this.#onMasterAnnouncement(from, message.generation, message.nextLsn);
+        return this.#onMasterAnnouncement(
+          from,
+          message.generation,
+          message.nextLsn,
+          message.type === 'newMaster',
+        );
       case 'masterRequest':
         if (this.#role === 'master') this.#send(from, this.#newMasterMessage(), 0);
         return OK;
@@ -416,7 +436,7 @@ export class ReplicaCore {
   }
 
   /** A site claims mastership (newMaster or heartbeat) at `generation`. */
-  #onMasterAnnouncement(from: SiteId, generation: number, nextLsn: number): ProcessResult {
+  #onMasterAnnouncement(from: SiteId, generation: number, nextLsn: number, announce: boolean): ProcessResult {
     if (generation < this.#generation) {
       if (this.#role === 'master') this.#send(from, this.#newMasterMessage(), 0);
       return ignore(`announcement of generation ${generation} below ${this.#generation}`);
@@ -437,6 +457,12 @@ export class ReplicaCore {
     }
     if (generation > this.#generation || this.#master !== from) {
       this.#becomeClient(from, generation);
+      return OK;
+    }
+    if (announce && this.#sync === 'ready') {
+      // Our master announces itself again: it lost track of us (we were disconnected). Sync again so
+      // it catches us up and ships to us live.
+      this.#resync('master announced itself again');
       return OK;
     }
     if (this.#sync === 'ready' && nextLsn > this.#nextLsn && this.#gap.isEmpty) {
@@ -491,7 +517,7 @@ export class ReplicaCore {
       return ignore(`log of generation ${message.generation} below ${this.#generation}`);
     if (this.#role === 'master') {
       if (message.generation === this.#generation)
-        return this.#onMasterAnnouncement(from, message.generation, 0);
+        return this.#onMasterAnnouncement(from, message.generation, 0, false);
       this.#becomeClient(from, message.generation);
       return { code: 'DUPMASTER' };
     }
@@ -502,7 +528,15 @@ export class ReplicaCore {
       return ignore('new master: syncing first');
     }
     if (this.#sync !== 'ready') return ignore('not synced with the master yet');
-    return this.#acceptBatch(message.records, message.prevGeneration, message.flags);
+    const before = this.#nextLsn;
+    const result = this.#acceptBatch(message.records, message.prevGeneration, message.flags);
+    if ((message.flags & SendFlags.REREQUEST) !== 0 && this.#nextLsn > before && this.#missingRecords()) {
+      // An answer made progress and more is missing: ask for the next part now, not after the back-off.
+      this.#retryDelay = this.#config.rerequestMinMs;
+      this.#retryAt = this.#now + this.#retryDelay;
+      this.#requestMissing();
+    }
+    return result;
   }
 
   /** Takes a batch of encoded records: appends what continues the log, buffers what lies beyond a gap. */
@@ -591,6 +625,7 @@ export class ReplicaCore {
       if (txnId >= this.#nextTxnId) this.#nextTxnId = txnId + 1;
       if (type === RecordType.commit) {
         lastCommit = lsn;
+        this.#lastCommitLsn = lsn;
         this.#unackedCommits.push(lsn, lsn + length);
         if (!isMaster) this.#applyCommitted(txnId, generation, lsn, lsn + length);
       } else if (!isMaster && type === RecordType.data) {
@@ -703,6 +738,7 @@ export class ReplicaCore {
       message.history,
       message.nextLsn,
       this.#logStartLsn(),
+      message.generation,
     );
     if (common === this.#nextLsn) {
       // Our whole log is a prefix of the master's: take its records from here on.
@@ -803,6 +839,7 @@ export class ReplicaCore {
     this.#gap.clear();
     this.#resetRetry();
     this.#broadcastLsn = this.#nextLsn;
+    this.#nextHeartbeatAt = this.#now + this.#config.heartbeatIntervalMs;
     for (const peer of this.#peers.values()) {
       peer.synced = false;
       peer.catchUp = undefined;
@@ -817,6 +854,28 @@ export class ReplicaCore {
     this.#effects.push({ type: 'flush', lsn: this.#nextLsn });
     this.#effects.push({ type: 'roleChanged', role: 'master', generation, master: this.siteId });
     this.#send('broadcast', this.#newMasterMessage(), 0);
+  }
+
+  /** Tells every connected client where the log ends; re-announces ourselves to those not in sync. */
+  #heartbeat(): void {
+    this.#nextHeartbeatAt = this.#now + this.#config.heartbeatIntervalMs;
+    for (const [site, peer] of this.#peers) {
+      if (!peer.connected) continue;
+      if (peer.synced || peer.catchUp !== undefined) {
+        this.#send(
+          site,
+          {
+            type: 'heartbeat',
+            generation: this.#generation,
+            nextLsn: this.#broadcastLsn,
+            permLsn: this.#lastCommitLsn,
+          },
+          0,
+        );
+      } else {
+        this.#send(site, this.#newMasterMessage(), 0);
+      }
+    }
   }
 
   #dropMasterState(): void {

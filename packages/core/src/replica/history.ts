@@ -77,12 +77,17 @@ export class GenerationHistory {
    * The end of the longest common prefix of this log (ending at `nextLsn`) and another (its history and
    * end): the LSN to truncate to. Undefined when the two share no generation and this log does not start
    * at `logStartLsn` (a trimmed log cannot prove an empty common prefix).
+   *
+   * `otherOpenGeneration`: the generation the other log is still being written in (a master's own). Its
+   * range there only grows, so `otherNextLsn` is a lower bound, not an end: a message describing it may be
+   * old (delayed, duplicated), and records we hold of that generation came from that very master.
    */
   commonEnd(
     nextLsn: number,
     other: readonly HistoryEntry[],
     otherNextLsn: number,
     logStartLsn: number,
+    otherOpenGeneration?: number,
   ): number | undefined {
     let otherIndex = other.length - 1;
     for (let index = this.#entries.length - 1; index >= 0; index--) {
@@ -91,7 +96,13 @@ export class GenerationHistory {
       if (otherIndex < 0) break;
       const match = other[otherIndex]!;
       if (match.generation === entry.generation && match.lsn === entry.lsn) {
-        const otherEnd = other[otherIndex + 1]?.lsn ?? otherNextLsn;
+        const next = other[otherIndex + 1];
+        const otherEnd =
+          next !== undefined
+            ? next.lsn
+            : match.generation === otherOpenGeneration
+              ? Number.POSITIVE_INFINITY
+              : otherNextLsn;
         return Math.min(this.#end(index, nextLsn), otherEnd);
       }
     }
