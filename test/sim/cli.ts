@@ -83,7 +83,7 @@ for (let seed = from; seed < from + seeds; seed++) {
   } else if (!values.quiet) {
     const s = result.stats;
     console.log(
-      `seed ${seed}: ok sites=${result.scenario.sites.length} commits=${s.commits} majority-acked=${s.committedByMajority} crashes=${s.crashes} failovers=${s.failovers} rollbacks=${s.rollbacks} trace=${result.traceHash}`,
+      `seed ${seed}: ok sites=${result.scenario.sites.length} commits=${s.commits} majority-acked=${s.committedByMajority} crashes=${s.crashes} failovers=${s.failovers} rollbacks=${s.rollbacks} inits=${s.inits} trace=${result.traceHash}`,
     );
   }
 }

@@ -254,6 +254,7 @@ export class Oracle {
   onFailover(master: SimSite, _component: readonly SimSite[]): void {
     const history = master.replica!.core.history;
     for (const { generation, lsn } of this.#committed.values()) {
+      if (lsn < master.replica!.core.firstLsn) continue; // in its snapshot, no longer in its log
       if (lsn >= master.log.nextLsn || history.generationAt(lsn) !== generation) {
         this.violation(
           'P6',
@@ -334,7 +335,7 @@ export class Oracle {
     }
     const history = master.replica!.core.history;
     for (const { generation, lsn } of this.#committed.values()) {
-      if (lsn < master.log.firstLsn) continue;
+      if (lsn < master.replica!.core.firstLsn) continue;
       if (lsn >= master.log.nextLsn || history.generationAt(lsn) !== generation) {
         this.violation('P1', `acknowledged commit ${generation}:${lsn} is not in the final log`);
       }

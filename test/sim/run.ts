@@ -36,6 +36,7 @@ export interface RunResult {
     readonly crashes: number;
     readonly failovers: number;
     readonly rollbacks: number;
+    readonly inits: number;
     readonly virtualMs: number;
   };
 }
@@ -48,6 +49,7 @@ type SimEvent =
   | { kind: 'partition' }
   | { kind: 'heal' }
   | { kind: 'failover' }
+  | { kind: 'trim' }
   | { kind: 'check' };
 
 /** Upper bound on events of one run: a livelock becomes a reported violation, not a hang. */
@@ -78,6 +80,7 @@ class Simulation {
   #crashes = 0;
   #failovers = 0;
   #rollbacks = 0;
+  #inits = 0;
 
   constructor(options: RunOptions) {
     this.#options = options;
@@ -120,6 +123,7 @@ class Simulation {
     this.#scheduleNext('crash', scenario.crashEveryMs);
     this.#scheduleNext('partition', scenario.partitionEveryMs);
     this.#scheduleNext('failover', scenario.failoverEveryMs);
+    this.#scheduleNext('trim', scenario.trimEveryMs);
     this.#scheduler.schedule(CHECK_EVERY_MS, { kind: 'check' });
 
     await this.#runUntil(scenario.safetyMs);
@@ -151,6 +155,7 @@ class Simulation {
         crashes: this.#crashes,
         failovers: this.#failovers,
         rollbacks: this.#rollbacks,
+        inits: this.#inits,
         virtualMs: this.#clock.now(),
       },
     };
@@ -171,7 +176,7 @@ class Simulation {
     return !this.#cut.has(a < b ? `${a}|${b}` : `${b}|${a}`);
   }
 
-  #scheduleNext(kind: 'commit' | 'crash' | 'partition' | 'failover', meanMs: number): void {
+  #scheduleNext(kind: 'commit' | 'crash' | 'partition' | 'failover' | 'trim', meanMs: number): void {
     const delay = Math.max(1, Math.round(-Math.log(1 - this.#rng.next()) * meanMs));
     this.#scheduler.schedule(this.#clock.now() + delay, { kind } as SimEvent);
   }
@@ -221,6 +226,10 @@ class Simulation {
         `${site.id} rollback to ${event.toLsn} removing ${event.records} records, ${event.transactions.length} commits`,
       );
       this.#oracle.onRollback(site, event);
+    });
+    replica.on('restored', (event) => {
+      this.#inits++;
+      this.#note(`${site.id} internal init from a snapshot at ${event.lsn}`);
     });
     replica.on('roleChanged', (change) =>
       this.#note(`${site.id} role ${change.role} gen ${change.generation} master ${change.master ?? '-'}`),
@@ -273,8 +282,15 @@ class Simulation {
         this.#note(
           `${event.from}->${event.to} ${decoded.ok ? decoded.message.type : `bad:${decoded.error.reason}`}`,
         );
-        const result = await site.replica!.processMessage(event.bytes, event.from);
-        this.#oracle.onResult(site, result);
+        try {
+          const result = await site.replica!.processMessage(event.bytes, event.from);
+          this.#oracle.onResult(site, result);
+        } catch (error) {
+          this.#oracle.violation(
+            'fatal',
+            `${site.id} failed processing a message: ${(error as Error).stack}`,
+          );
+        }
         return;
       }
       case 'commit':
@@ -305,6 +321,12 @@ class Simulation {
           this.#scheduleNext('failover', this.#scenario.failoverEveryMs);
         }
         return;
+      case 'trim':
+        if (this.#faultsOn) {
+          await this.#trim();
+          this.#scheduleNext('trim', this.#scenario.trimEveryMs);
+        }
+        return;
       case 'check':
         this.#oracle.checkLogs(this.#liveSites());
         if (this.#clock.now() + CHECK_EVERY_MS <= endMs || this.#faultsOn) {
@@ -330,6 +352,19 @@ class Simulation {
       (receipt) => this.#oracle.onCommitted(master, receipt),
       () => undefined, // stepped down or crashed mid-commit: the outcome is unknown, not a failure
     );
+  }
+
+  /** A site snapshots its state machine and drops the log below it; clients behind it need internal init. */
+  async #trim(): Promise<void> {
+    const live = this.#liveSites();
+    if (live.length === 0) return;
+    const site = this.#rng.pick(live);
+    try {
+      const trimmed = await site.replica!.trimLog();
+      this.#note(`${site.id} trim at ${trimmed.snapshotLsn}, log starts at ${trimmed.firstLsn}`);
+    } catch (error) {
+      this.#note(`${site.id} trim refused: ${(error as Error).message}`);
+    }
   }
 
   async #crashOne(): Promise<void> {

@@ -15,6 +15,8 @@ export interface Scenario {
   readonly crashEveryMs: number;
   readonly partitionEveryMs: number;
   readonly failoverEveryMs: number;
+  /** Mean time between log trims (snapshot + segment removal) at a random site. */
+  readonly trimEveryMs: number;
   readonly commitEveryMs: number;
   readonly safetyMs: number;
   readonly livenessBudgetMs: number;
@@ -39,6 +41,7 @@ export function drawScenario(rng: Prng): Scenario {
     crashEveryMs: rng.pick([300, 800, 2000]),
     partitionEveryMs: rng.pick([400, 1000, 3000]),
     failoverEveryMs: rng.pick([500, 1500, 4000]),
+    trimEveryMs: rng.pick([400, 1500, 1_000_000]),
     commitEveryMs: rng.pick([2, 5, 15]),
     safetyMs: 3_000,
     livenessBudgetMs: 30_000,

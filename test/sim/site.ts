@@ -63,7 +63,7 @@ export class SimSite {
     const log = await openLog(this.storage, {
       durability: this.durability,
       clock: this.#clock,
-      segmentBytes: 64 * 1024,
+      segmentBytes: 16 * 1024,
       clusterId: 'sim',
     });
     this.kv = new KvStateMachine();

@@ -149,7 +149,6 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   #shipWaiters: ShipWaiter[] = [];
   #appliedWaiters: AppliedWaiter[] = [];
   #appliedLsn: number;
-  #baseSnapshot: Uint8Array | undefined;
   #closed = false;
   readonly #encoded = new WeakMap<Message, Buffer>();
 
@@ -184,7 +183,8 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_CORE_CONFIG.heartbeatIntervalMs,
       ...(options.testMutations === undefined ? {} : { testMutations: options.testMutations }),
       log: {
-        firstLsn: options.log.firstLsn,
+        // Neither serve nor roll back below the stored snapshot: the state machine cannot go back past it.
+        firstLsn: replay.floorLsn,
         nextLsn: options.log.nextLsn,
         writtenLsn: options.log.writtenLsn,
         durableLsn: options.log.durableLsn,
@@ -406,7 +406,6 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       case 'restore':
         await this.#log.reset(effect.lsn, effect.snapshot, this.#core.history.generationAt(effect.lsn - 1));
         this.#stateMachine.restore(effect.snapshot);
-        this.#baseSnapshot = effect.snapshot;
         this.#appliedLsn = effect.lsn;
         this.#resolveAppliedWaiters();
         this.emit('restored', { lsn: effect.lsn });
@@ -607,32 +606,50 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     this.emit('rollback', { toLsn, transactions, records, firstRemoved });
   }
 
-  /** Replays the log from its start (or its base snapshot) into a fresh state machine. */
+  /** Rebuilds the state machine from the stored snapshot (or empty) and the log after it. */
   #rebuildStateMachine(): void {
-    const snapshot = this.#baseSnapshot ?? this.#log.loadSnapshot()?.data;
-    this.#stateMachine.restore(snapshot);
-    this.#appliedLsn = this.#log.firstLsn;
-    const replay = this.#replayInto();
-    this.#appliedLsn = replay.appliedLsn;
+    this.#appliedLsn = this.#replayLog().appliedLsn;
   }
 
+  /**
+   * Restores the state machine from the stored snapshot (or the empty state) and applies every committed
+   * transaction of the log after it, in order. Returns what the core needs to know about the log.
+   */
   #replayLog(): ReplayResult {
     const stored = this.#log.loadSnapshot();
-    this.#baseSnapshot = stored?.data;
     this.#stateMachine.restore(stored?.data);
-    const replay = this.#replayInto();
+    const replay = this.#replayInto(stored?.lsn ?? this.#log.firstLsn);
     if (stored !== undefined && (replay.history.length === 0 || replay.history[0]!.lsn > stored.lsn - 1)) {
-      // The record before the log's first one came with the snapshot: its generation is known.
+      // The log starts at the snapshot: the generation of the record before it came with the snapshot.
       replay.history.unshift({ generation: stored.generation, lsn: stored.lsn - 1 });
     }
     return replay;
   }
 
-  /** Applies every committed transaction of the log, in order; returns what the core needs to know. */
-  #replayInto(): ReplayResult {
+  /**
+   * Stores a snapshot of the state machine at the last applied transaction and removes the log segments
+   * wholly before it. Clients that need records from before it get an internal init. Returns the log's
+   * new first LSN and the segments removed.
+   */
+  trimLog(): Promise<{
+    readonly snapshotLsn: number;
+    readonly removed: readonly string[];
+    readonly firstLsn: number;
+  }> {
+    return this.#serialize(async () => {
+      const lsn = this.#appliedLsn;
+      const data = this.#stateMachine.snapshot();
+      await this.#log.saveSnapshot(lsn, this.#core.history.generationAt(lsn - 1), data);
+      const { removed, firstLsn } = this.#log.removeSegmentsBefore(lsn);
+      this.#core.noteLogTrimmed(lsn);
+      return { snapshotLsn: lsn, removed, firstLsn };
+    });
+  }
+
+  #replayInto(applyFromLsn: number): ReplayResult {
     const history: HistoryEntry[] = [];
     const open = new Map<number, { lsn: number; payload: Uint8Array }[]>();
-    let appliedLsn = this.#log.firstLsn;
+    let appliedLsn = applyFromLsn;
     let lastCommit: { lsn: number; endLsn: number } | undefined;
     let lsn = this.#log.firstLsn;
     const end = this.#log.nextLsn;
@@ -649,6 +666,11 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
           open.set(record.txnId, payloads);
         } else if (record.type === RecordType.commit) {
           const endLsn = record.lsn + record.size;
+          lastCommit = { lsn: record.lsn, endLsn };
+          if (record.lsn < applyFromLsn) {
+            open.delete(record.txnId); // already in the snapshot
+            return;
+          }
           this.#stateMachine.apply({
             txnId: record.txnId,
             generation: record.generation,
@@ -658,7 +680,6 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
           });
           open.delete(record.txnId);
           appliedLsn = endLsn;
-          lastCommit = { lsn: record.lsn, endLsn };
         } else if (record.type === RecordType.abort) {
           open.delete(record.txnId);
         }
@@ -667,6 +688,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     }
     return {
       appliedLsn,
+      floorLsn: applyFromLsn,
       history,
       lastCommit,
       openTransactions: [...open].map(([txnId, payloads]) => ({ txnId, payloads })),
@@ -676,6 +698,8 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
 
 interface ReplayResult {
   appliedLsn: number;
+  /** The snapshot's LSN (or the log's first): nothing below it can be served or rolled back. */
+  floorLsn: number;
   history: HistoryEntry[];
   lastCommit: { lsn: number; endLsn: number } | undefined;
   openTransactions: { txnId: number; payloads: { lsn: number; payload: Uint8Array }[] }[];

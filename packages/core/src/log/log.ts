@@ -422,15 +422,18 @@ export class WriteAheadLog implements AsyncDisposable {
     this.#assertWritable();
     if (this.#openTxns.size > 0) throw new InvalidStateError('cannot reset with open local transactions');
     try {
-      writeSnapshot(this.#storage, { lsn: firstLsn, generation, data: snapshot });
+      // Marked "reset" first: a crash from here on makes recovery finish the reset (see snapshot-file.ts).
+      writeSnapshot(this.#storage, { lsn: firstLsn, generation, kind: 'reset', data: snapshot });
       for (const segment of this.#segments.splice(0)) {
         this.#retire(segment.file);
         this.#storage.remove(segment.name);
       }
+      this.#storage.syncDirectory();
       const file = createSegment(this.#storage, firstLsn, this.#options.clusterId, this.#mode === 'dsync');
       file.syncNow();
       this.#storage.syncDirectory();
       this.#segments.push({ name: file.name, firstLsn, endLsn: firstLsn, file });
+      writeSnapshot(this.#storage, { lsn: firstLsn, generation, kind: 'checkpoint', data: snapshot });
     } catch (error) {
       throw this.#fail('reset', error);
     }
@@ -444,10 +447,33 @@ export class WriteAheadLog implements AsyncDisposable {
     for (const waiter of this.#waiters.splice(0)) waiter.reject(new LogTruncatedError(waiter.lsn, firstLsn));
   }
 
-  /** The snapshot stored by the last `reset()`, if the log starts at it. */
+  /**
+   * Stores a state-machine snapshot that stands for every transaction before `lsn` (a transaction
+   * boundary in this log). The log is flushed first: the snapshot never gets ahead of the records it
+   * summarizes. After it, segments below `lsn` may be removed (see `removeSegmentsBefore`).
+   */
+  async saveSnapshot(lsn: number, generation: number, data: Uint8Array): Promise<void> {
+    this.#assertWritable();
+    if (lsn < this.firstLsn || lsn > this.#nextLsn) {
+      throw new InvalidLsnError(
+        lsn,
+        `a snapshot must lie within the log [${this.firstLsn}, ${this.#nextLsn}]`,
+      );
+    }
+    await this.logFlush({ sync: 'on' });
+    try {
+      writeSnapshot(this.#storage, { lsn, generation, kind: 'checkpoint', data });
+    } catch (error) {
+      throw this.#fail('snapshot', error);
+    }
+  }
+
+  /** The stored snapshot, if it lies within this log (the log may start before it, never after). */
   loadSnapshot(): StoredSnapshot | undefined {
     const snapshot = readSnapshot(this.#storage);
-    return snapshot !== undefined && snapshot.lsn === this.firstLsn ? snapshot : undefined;
+    if (snapshot === undefined || snapshot.lsn < this.firstLsn || snapshot.lsn > this.#nextLsn)
+      return undefined;
+    return snapshot;
   }
 
   /**
@@ -576,11 +602,12 @@ export class WriteAheadLog implements AsyncDisposable {
         this.#storage.remove(segment.name);
         removedSegments++;
       }
+      // Removals first and durable, then the cut: a crash between them leaves a shorter log, never a gap.
+      if (removedSegments > 0) this.#storage.syncDirectory();
       const current = this.#segments.at(-1)!;
       current.file ??= this.#storage.open(current.name, { create: false, dsync: this.#mode === 'dsync' });
       current.file.truncate(SEGMENT_HEADER_BYTES + (toLsn - current.firstLsn));
       current.file.syncNow();
-      if (removedSegments > 0) this.#storage.syncDirectory();
       current.endLsn = toLsn;
     } catch (error) {
       throw this.#fail('truncate', error);
@@ -607,12 +634,18 @@ export class WriteAheadLog implements AsyncDisposable {
   }
 
   /**
-   * Removes whole segments below `lsn` that are no longer needed: never past the last checkpoint, never
+   * Removes whole segments below `lsn` that are no longer needed: never past the last checkpoint (or the
+   * stored snapshot), never
    * past an open local transaction's first record, never the current segment. Returns what went.
    */
   removeSegmentsBefore(lsn: number): { readonly removed: readonly string[]; readonly firstLsn: number } {
     this.#assertWritable();
-    let bound = Math.min(lsn, this.#lastCheckpointLsn ?? this.firstLsn);
+    // A checkpoint record or a stored snapshot stands for what goes.
+    const covered = Math.max(
+      this.#lastCheckpointLsn ?? this.firstLsn,
+      readSnapshot(this.#storage)?.lsn ?? this.firstLsn,
+    );
+    let bound = Math.min(lsn, covered);
     for (const txn of this.#openTxns) if (txn.firstLsn !== undefined) bound = Math.min(bound, txn.firstLsn);
     const removed: string[] = [];
     try {

@@ -21,6 +21,7 @@ import {
   segmentFileName,
 } from './segment-header.js';
 import { findValidRecordAfter, SegmentCursor } from './segment-scan.js';
+import { readSnapshot, writeSnapshot } from './snapshot-file.js';
 import type { LogStorage, StorageFile } from './storage.js';
 
 /** The first LSN of a new log. 0 stays free to mean "no record". */
@@ -98,28 +99,41 @@ export function createSegment(
 
 export function recoverLog(storage: LogStorage, options: ResolvedLogOptions, dsync: boolean): RecoveredLog {
   const maxRecordBytes = options.maxPayloadBytes + RECORD_HEADER_BYTES;
+  const snapshot = readSnapshot(storage);
+  let finishedReset = false;
+  if (snapshot?.kind === 'reset') {
+    // A crash interrupted an internal init: finish it. Every old segment goes; the log starts at the snapshot.
+    for (const { name } of listSegments(storage)) storage.remove(name);
+    storage.syncDirectory();
+    finishedReset = true;
+  }
   const listed = listSegments(storage);
   const removedTornSegments: string[] = [];
 
   if (listed.length === 0) {
-    if (!options.create) throw new LogFormatError(storage.location, 'no log segments and create is false');
-    const file = createSegment(storage, LOG_START_LSN, options.clusterId, dsync);
+    if (!options.create && snapshot === undefined) {
+      throw new LogFormatError(storage.location, 'no log segments and create is false');
+    }
+    // An empty directory starts at LSN 1; a log that was reset to a snapshot starts at the snapshot.
+    const startLsn = snapshot?.lsn ?? LOG_START_LSN;
+    const file = createSegment(storage, startLsn, options.clusterId, dsync);
     file.syncNow();
     storage.syncDirectory();
+    if (finishedReset) writeSnapshot(storage, { ...snapshot!, kind: 'checkpoint' });
     return {
-      segments: [{ name: segmentFileName(LOG_START_LSN), firstLsn: LOG_START_LSN, endLsn: LOG_START_LSN }],
+      segments: [{ name: segmentFileName(startLsn), firstLsn: startLsn, endLsn: startLsn }],
       currentFile: file,
-      generation: 0,
+      generation: snapshot?.generation ?? 0,
       nextTxnId: 1,
       lastCheckpointLsn: undefined,
       report: {
-        created: true,
+        created: snapshot === undefined,
         segments: 1,
         records: 0,
         truncatedBytes: 0,
         removedTornSegments,
         lastLsn: undefined,
-        nextLsn: LOG_START_LSN,
+        nextLsn: startLsn,
         incompleteTxnIds: [],
         repaired: undefined,
       },

@@ -1,27 +1,39 @@
 /**
- * The state-machine snapshot a log starts from after an internal init, stored beside the segments in
- * `SNAPSHOT` (written to a temporary name, synced, then renamed over — never half-replaced):
+ * The state-machine snapshot stored beside the segments, in `SNAPSHOT` (written to a temporary name,
+ * synced, then renamed over: never half-replaced). It stands for every transaction before its LSN.
  *
- *   0  8 bytes magic "ACKSNAP1"
- *   8  u64     LSN the log continues from (lo, hi)
- *  16  u32     generation of the record before it
- *  20  u32     data length
- *  24  u32     crc32c of the data
- *  28  …       data
+ *   0  8 bytes magic "ACKSNAP2"
+ *   8  u64     LSN the snapshot stands for (the log continues from there)
+ *  16  u32     generation of the record just before that LSN
+ *  20  u32     kind: 0 checkpoint, 1 reset in progress
+ *  24  u32     data length
+ *  28  u32     crc32c of bytes [0, 28) and the data
+ *  32  …       data
+ *
+ * `reset` marks an internal init that has begun replacing the log: if a crash interrupts it, recovery
+ * finishes it (removes every old segment, starts the log at the snapshot's LSN) instead of reopening a
+ * mix of old segments and a snapshot that does not belong to them.
  */
 import { crc32c } from './crc32c.js';
 import type { LogStorage } from './storage.js';
 
 export const SNAPSHOT_FILE_NAME = 'SNAPSHOT';
 const TEMPORARY_NAME = 'SNAPSHOT.tmp';
-const MAGIC = Buffer.from('ACKSNAP1', 'latin1');
-const HEADER_BYTES = 28;
+const MAGIC = Buffer.from('ACKSNAP2', 'latin1');
+const HEADER_BYTES = 32;
 const TWO_POW_32 = 0x1_0000_0000;
+
+export type SnapshotKind = 'checkpoint' | 'reset';
 
 export interface StoredSnapshot {
   readonly lsn: number;
   readonly generation: number;
+  readonly kind: SnapshotKind;
   readonly data: Uint8Array;
+}
+
+function checksum(bytes: Buffer): number {
+  return crc32c(Buffer.concat([bytes.subarray(0, 28), bytes.subarray(HEADER_BYTES)]));
 }
 
 export function writeSnapshot(storage: LogStorage, snapshot: StoredSnapshot): void {
@@ -30,9 +42,10 @@ export function writeSnapshot(storage: LogStorage, snapshot: StoredSnapshot): vo
   bytes.writeUInt32LE(snapshot.lsn % TWO_POW_32, 8);
   bytes.writeUInt32LE(Math.floor(snapshot.lsn / TWO_POW_32), 12);
   bytes.writeUInt32LE(snapshot.generation, 16);
-  bytes.writeUInt32LE(snapshot.data.length, 20);
-  bytes.writeUInt32LE(crc32c(snapshot.data), 24);
+  bytes.writeUInt32LE(snapshot.kind === 'reset' ? 1 : 0, 20);
+  bytes.writeUInt32LE(snapshot.data.length, 24);
   bytes.set(snapshot.data, HEADER_BYTES);
+  bytes.writeUInt32LE(checksum(bytes), 28);
   storage.remove(TEMPORARY_NAME);
   const file = storage.open(TEMPORARY_NAME, { create: true, dsync: false });
   try {
@@ -55,14 +68,13 @@ export function readSnapshot(storage: LogStorage): StoredSnapshot | undefined {
     const bytes = Buffer.allocUnsafe(size);
     file.read(bytes, 0, size, 0);
     if (!bytes.subarray(0, 8).equals(MAGIC)) return undefined;
-    const length = bytes.readUInt32LE(20);
-    if (HEADER_BYTES + length !== size) return undefined;
-    const data = bytes.subarray(HEADER_BYTES);
-    if (crc32c(data) !== bytes.readUInt32LE(24)) return undefined;
+    if (HEADER_BYTES + bytes.readUInt32LE(24) !== size || checksum(bytes) !== bytes.readUInt32LE(28))
+      return undefined;
     return {
       lsn: bytes.readUInt32LE(8) + bytes.readUInt32LE(12) * TWO_POW_32,
       generation: bytes.readUInt32LE(16),
-      data,
+      kind: bytes.readUInt32LE(20) === 1 ? 'reset' : 'checkpoint',
+      data: bytes.subarray(HEADER_BYTES),
     };
   } finally {
     file.close();

@@ -752,7 +752,18 @@ export class ReplicaCore {
       this.#maybeAck();
       return OK;
     }
-    let target = common === undefined || common < this.#firstLsn ? this.#firstLsn : common;
+    if (common === undefined || common < this.#firstLsn) {
+      // The last common record lies before what we can roll back to (our log, or our state machine's
+      // snapshot, starts after it): only an internal init can bring us back. Ask for one.
+      this.#send(
+        this.#master!,
+        { type: 'syncRequest', generation: this.#generation, lastLsn: 0, lastGeneration: 0, nextLsn: 0 },
+        0,
+      );
+      this.#armRetry();
+      return OK;
+    }
+    let target = common;
     if (this.#config.testMutations?.rollbackPastCommon && target > this.#firstLsn) {
       const start = this.#history.entries.findLast((entry) => entry.lsn < target)?.lsn ?? this.#firstLsn;
       target = Math.max(this.#firstLsn, start);
@@ -1157,7 +1168,10 @@ export class ReplicaCore {
     if (this.#role === 'master') this.#startInit(request.site);
   }
 
-  /** The shell removed log segments below `firstLsn` (after a checkpoint). */
+  /**
+   * The shell stored a snapshot at `firstLsn` and may remove the log below it: from now on this site
+   * neither serves records nor rolls back below it (a client that would need either gets an internal init).
+   */
   noteLogTrimmed(firstLsn: number): void {
     this.#firstLsn = Math.max(this.#firstLsn, firstLsn);
     this.#history.trimBefore(firstLsn);
