@@ -35,9 +35,10 @@ async function makeSite(
   id: string,
   peers: string[],
   durability: 'fsync' | 'write' | 'none' = 'fsync',
+  options: { autoInit?: boolean; storage?: MemoryStorage } = {},
 ): Promise<Site> {
   const kv = new KvStateMachine();
-  const log = await openLog(new MemoryStorage(id), { durability });
+  const log = await openLog(options.storage ?? new MemoryStorage(id), { durability, segmentBytes: 8192 });
   const site: Site = {
     id,
     kv,
@@ -51,6 +52,7 @@ async function makeSite(
     peers,
     log,
     stateMachine: kv,
+    ...(options.autoInit === undefined ? {} : { autoInit: options.autoInit }),
     send: (message, target, flags) => {
       site.sends.push({ target, flags });
       const targets = target === 'broadcast' ? [...site.ports.keys()] : [target];
@@ -162,5 +164,63 @@ describe('base API over MessageChannel', () => {
     await until(() => b.kv.size === 100, 'late client caught up');
     expect(applied.every((count) => count === 2)).toBe(true);
     expect(b.replica.log.nextLsn).toBe(a.replica.log.nextLsn);
+  });
+
+  it('brings a client whose records the master trimmed away up to date with an internal init', async () => {
+    const a = await makeSite('a', ['b']);
+    await a.replica.becomeMaster(1);
+    for (let index = 0; index < 200; index++) await a.replica.commit([put(`k${index}`, `v${index}`)]);
+    const trimmed = await a.replica.trimLog();
+    expect(trimmed.removed.length).toBeGreaterThan(0);
+    expect(a.replica.log.firstLsn).toBeGreaterThan(1);
+    for (let index = 200; index < 210; index++) await a.replica.commit([put(`k${index}`, `v${index}`)]);
+
+    const b = await makeSite('b', ['a']);
+    const restored: number[] = [];
+    b.replica.on('restored', (event) => restored.push(event.lsn));
+    await b.replica.becomeClient();
+    connect(a, b);
+    await a.replica.peerUp('b');
+    await until(() => b.kv.size === 210, 'client restored and caught up');
+    // One init, from a snapshot the master takes for it (at its log end then, past the trim point).
+    expect(restored).toHaveLength(1);
+    expect(restored[0]).toBeGreaterThanOrEqual(trimmed.snapshotLsn);
+    expect(Buffer.from(b.kv.get('k3')!).toString()).toBe('v3');
+    expect(b.replica.log.firstLsn).toBe(restored[0]);
+    expect(b.replica.log.nextLsn).toBe(a.replica.log.nextLsn);
+  });
+
+  it('reports JOIN_FAILURE instead of an internal init when autoInit is off', async () => {
+    const a = await makeSite('a', ['b']);
+    await a.replica.becomeMaster(1);
+    for (let index = 0; index < 200; index++) await a.replica.commit([put(`k${index}`, 'x')]);
+    await a.replica.trimLog();
+    const b = await makeSite('b', ['a'], 'fsync', { autoInit: false });
+    const failures: string[] = [];
+    b.replica.on('joinFailure', (event) => failures.push(event.reason));
+    await b.replica.becomeClient();
+    connect(a, b);
+    await a.replica.peerUp('b');
+    await until(() => b.results.some((result) => result.code === 'JOIN_FAILURE'), 'JOIN_FAILURE');
+    expect(failures.length).toBeGreaterThan(0);
+    expect(b.kv.size).toBe(0);
+    expect(b.replica.log.nextLsn).toBe(1);
+  });
+
+  it('recovers its state from the stored snapshot and the log after it on restart', async () => {
+    const storage = new MemoryStorage('a');
+    const a = await makeSite('a', [], 'fsync', { storage });
+    await a.replica.becomeMaster(1);
+    for (let index = 0; index < 150; index++) await a.replica.commit([put(`k${index % 40}`, `v${index}`)]);
+    await a.replica.trimLog();
+    for (let index = 150; index < 160; index++) await a.replica.commit([put(`k${index % 40}`, `v${index}`)]);
+    const expected = [...a.kv.entries()].map(([key, value]) => [key, Buffer.from(value).toString()]);
+    sites.splice(sites.indexOf(a), 1);
+    await a.replica.close();
+
+    const again = await makeSite('a', [], 'fsync', { storage: storage.crash({ kind: 'power' }) });
+    expect([...again.kv.entries()].map(([key, value]) => [key, Buffer.from(value).toString()])).toEqual(
+      expected,
+    );
   });
 });
