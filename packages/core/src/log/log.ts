@@ -207,6 +207,8 @@ export class WriteAheadLog implements AsyncDisposable {
   #retiredFiles: StorageFile[] = [];
   #truncations = 0;
   #delayedTimer: TimerHandle | undefined;
+  /** `delayed` mode: when the oldest commit not yet covered by a flush was made. */
+  #unsyncedSince = 0;
   #failure: LogFailedError | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -914,8 +916,22 @@ export class WriteAheadLog implements AsyncDisposable {
     waiters.splice(index, 0, waiter);
   }
 
+  /**
+   * `delayed` mode: every commit durable within maxDelayMs. A timer covers an idle log; a busy one is
+   * checked on every commit too, because committers that never yield to the event loop (each awaited
+   * commit resolves in a microtask) would keep a timer from ever firing.
+   */
   #armDelayedFlush(): void {
-    if (this.#mode !== 'delayed' || this.#delayedTimer !== undefined) return;
+    if (this.#mode !== 'delayed') return;
+    const now = this.#clock.now();
+    if (this.#delayedTimer !== undefined) {
+      if (now - this.#unsyncedSince >= this.#delayedFlushMs) {
+        this.#unsyncedSince = now;
+        this.#scheduleFlush();
+      }
+      return;
+    }
+    this.#unsyncedSince = now;
     this.#delayedTimer = this.#clock.setTimeout(() => {
       this.#delayedTimer = undefined;
       if (this.#failure || this.#closed) return;
