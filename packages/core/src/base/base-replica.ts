@@ -289,6 +289,8 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
    * dropped (IGNORE) and reported as a `badMessage` event: it changes nothing.
    */
   async processMessage(bytes: Uint8Array, from: SiteId): Promise<ProcessResult> {
+    // A frame that arrives after close (transports deliver late) is dropped, not an error.
+    if (this.#closed) return { code: 'IGNORE', reason: 'replica closed' };
     const decoded = decodeFrame(bytes);
     if (!decoded.ok) {
       this.emit('badMessage', { from, reason: decoded.error.message });
