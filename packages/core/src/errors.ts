@@ -17,7 +17,8 @@ export type AckordErrorCode =
   | 'ERR_ACKORD_LSN_UNAVAILABLE'
   | 'ERR_ACKORD_INVALID_LSN'
   | 'ERR_ACKORD_INVALID_STATE'
-  | 'ERR_ACKORD_PROTOCOL';
+  | 'ERR_ACKORD_PROTOCOL'
+  | 'ERR_ACKORD_NOT_MASTER';
 
 export class AckordError extends Error {
   readonly code: AckordErrorCode;

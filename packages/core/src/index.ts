@@ -16,5 +16,8 @@ export * from './base/index.js';
 export * from './clock.js';
 export * from './errors.js';
 export * from './log/index.js';
+export * from './logger.js';
+export * from './manager/index.js';
 export * from './replica/index.js';
+export * from './transport.js';
 export * from './wire/index.js';

@@ -53,7 +53,17 @@ export interface BaseReplicaOptions {
   readonly ackLevel?: AckLevel;
   readonly view?: boolean;
   readonly autoInit?: boolean;
-  readonly bulk?: { readonly enabled: boolean; readonly maxBytes?: number; readonly maxDelayMs?: number };
+  /**
+   * Batching of live records. With `shipOnCommit` (the default) a batch goes out at the end of every
+   * turn that committed; without it (asynchronous replication) only on size, records, age or `ship()`.
+   */
+  readonly bulk?: {
+    readonly enabled: boolean;
+    readonly maxBytes?: number;
+    readonly maxRecords?: number;
+    readonly maxDelayMs?: number;
+    readonly shipOnCommit?: boolean;
+  };
   readonly rerequestMinMs?: number;
   readonly rerequestMaxMs?: number;
   readonly gapBufferBytes?: number;
@@ -146,6 +156,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   #timer: TimerHandle | undefined;
   #timerAt: number | undefined;
   #bulkFlushScheduled = false;
+  readonly #shipOnCommit: boolean;
   #shipWaiters: ShipWaiter[] = [];
   #appliedWaiters: AppliedWaiter[] = [];
   #appliedLsn: number;
@@ -164,6 +175,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     this.#stateMachine = options.stateMachine;
     this.#send = options.send;
     this.#clock = options.clock ?? systemClock;
+    this.#shipOnCommit = options.bulk?.shipOnCommit ?? true;
     const replay = this.#replayLog();
     this.#appliedLsn = replay.appliedLsn;
     const config: ReplicaCoreConfig = {
@@ -175,7 +187,12 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       now: this.#clock.now(),
       maxPayloadBytes: options.log.maxPayloadBytes,
       autoInit: options.autoInit ?? DEFAULT_CORE_CONFIG.autoInit,
-      bulk: { ...DEFAULT_CORE_CONFIG.bulk, ...options.bulk },
+      bulk: {
+        enabled: options.bulk?.enabled ?? DEFAULT_CORE_CONFIG.bulk.enabled,
+        maxBytes: options.bulk?.maxBytes ?? DEFAULT_CORE_CONFIG.bulk.maxBytes,
+        maxRecords: options.bulk?.maxRecords ?? DEFAULT_CORE_CONFIG.bulk.maxRecords,
+        maxDelayMs: options.bulk?.maxDelayMs ?? DEFAULT_CORE_CONFIG.bulk.maxDelayMs,
+      },
       rerequestMinMs: options.rerequestMinMs ?? DEFAULT_CORE_CONFIG.rerequestMinMs,
       rerequestMaxMs: options.rerequestMaxMs ?? DEFAULT_CORE_CONFIG.rerequestMaxMs,
       gapBufferBytes: options.gapBufferBytes ?? DEFAULT_CORE_CONFIG.gapBufferBytes,
@@ -252,20 +269,25 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
    * made the commit durable, the log is flushed first (`localFlushForced`). Never aborts a commit that
    * was sent: clients may hold it.
    */
-  async commit(payloads: readonly Uint8Array[]): Promise<BaseCommitResult> {
+  async commit(
+    payloads: readonly Uint8Array[],
+    options: { readonly waitForShip?: boolean } = {},
+  ): Promise<BaseCommitResult> {
+    const waitForShip = options.waitForShip ?? this.#shipOnCommit;
     const { proposed, shipped } = await this.#serialize(async () => {
       const proposed = this.#core.propose(payloads);
       const shipped = new Promise<{ ok: boolean; to: readonly SiteId[] }>((resolve) =>
         this.#shipWaiters.push({ endLsn: proposed.endLsn, resolve }),
       );
       await this.#execute();
-      this.#scheduleBulkFlush();
+      if (this.#shipOnCommit) this.#scheduleBulkFlush();
       return { proposed, shipped };
     });
     const mode = this.#log.durability;
     const localDurable =
       mode === 'fsync' || mode === 'dsync' ? this.#log.logFlush({ sync: 'on' }) : undefined;
-    const outcome = await shipped;
+    // Asynchronous replication does not wait for the batch to leave: it counts as sent to nobody yet.
+    const outcome = waitForShip ? await shipped : { ok: true, to: [] as readonly SiteId[] };
     let localFlushForced = false;
     if (!outcome.ok && this.#log.durableLsn <= proposed.commitLsn) {
       localFlushForced = true;
@@ -302,6 +324,14 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     });
     if (result.code === 'ISPERM') await this.#awaitOwnLevel(result.lsn);
     return result;
+  }
+
+  /** Ships every batched live record now (asynchronous replication's explicit sync). */
+  ship(): Promise<void> {
+    return this.#serialize(() => {
+      this.#core.step({ type: 'flushBulk', force: true });
+      return this.#execute();
+    });
   }
 
   /** Resolves when this site has applied the commit of `token`, or says it was rolled back here. */

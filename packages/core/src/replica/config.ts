@@ -13,7 +13,17 @@ export interface ReplicaCoreConfig {
   /** The time the core starts at (ms, the shell's clock). */
   readonly now: number;
   readonly maxPayloadBytes: number;
-  readonly bulk: { readonly enabled: boolean; readonly maxBytes: number; readonly maxDelayMs: number };
+  /**
+   * Batching of live records: a batch is shipped when it holds maxBytes or maxRecords, when its oldest
+   * record is maxDelayMs old, and on a `flushBulk` input (which the shell sends at the end of every turn
+   * in synchronous mode, and only on `sync()` in asynchronous mode).
+   */
+  readonly bulk: {
+    readonly enabled: boolean;
+    readonly maxBytes: number;
+    readonly maxRecords: number;
+    readonly maxDelayMs: number;
+  };
   /** Re-request back-off: first wait and cap (Berkeley DB: 40 ms up to 1.28 s). */
   readonly rerequestMinMs: number;
   readonly rerequestMaxMs: number;
@@ -49,7 +59,7 @@ export interface TestMutations {
 
 export const DEFAULT_CORE_CONFIG = {
   view: false,
-  bulk: { enabled: true, maxBytes: 1024 * 1024, maxDelayMs: 1 },
+  bulk: { enabled: true, maxBytes: 1024 * 1024, maxRecords: 100_000, maxDelayMs: 1 },
   rerequestMinMs: 40,
   rerequestMaxMs: 1280,
   gapBufferBytes: 8 * 1024 * 1024,

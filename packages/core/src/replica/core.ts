@@ -119,6 +119,8 @@ export class ReplicaCore {
   #retryAt: number | undefined;
   #retryDelay: number;
   #retryAttempt = 0;
+  /** A logRequest of ours is outstanding: its answer may trigger the next request at once. */
+  #awaitingAnswer = false;
   /** A known missing tail [nextLsn, tailEnd) learned from a heartbeat. */
   #tailEnd = 0;
 
@@ -126,12 +128,15 @@ export class ReplicaCore {
   readonly #peers = new Map<SiteId, PeerState>();
   #bulk: Uint8Array[] = [];
   #bulkBytes = 0;
+  #bulkRecords = 0;
   #bulkPrevGeneration = 0;
   #bulkHasCommit = false;
   #bulkStartedAt = 0;
   /** Records below this LSN have been sent to every synced peer (or are in the bulk buffer). */
   #broadcastLsn: number;
   #nextHeartbeatAt = 0;
+  /** Records below this LSN have left in a live ship (or were there when mastership began). */
+  #shippedLsn = 0;
   #lastCommitLsn = 0;
   readonly #reads = new Map<number, ReadRequest>();
   readonly #snapshots = new Map<number, SiteId>();
@@ -249,7 +254,7 @@ export class ReplicaCore {
         this.#becomeClient(undefined, this.#generation);
         return OK;
       case 'flushBulk':
-        if (this.#bulkHasCommit) this.#flushBulk();
+        if (this.#bulkHasCommit || input.force) this.#flushBulk();
         return OK;
       default:
         return assertNever(input);
@@ -322,6 +327,7 @@ export class ReplicaCore {
   }
 
   #resetRetry(): void {
+    this.#awaitingAnswer = false;
     this.#retryAt = undefined;
     this.#retryDelay = this.#config.rerequestMinMs;
     this.#retryAttempt = 0;
@@ -359,6 +365,7 @@ export class ReplicaCore {
    */
   #requestMissing(): void {
     if (this.#master === undefined) return;
+    this.#awaitingAnswer = true;
     let target: SiteId = this.#master;
     let flags = 0;
     if (this.#config.clientToClientSync && this.#retryAttempt % 2 === 0) {
@@ -513,8 +520,11 @@ export class ReplicaCore {
   // ---- client: records ----
 
   #onLog(from: SiteId, message: Extract<Message, { type: 'log' }>): ProcessResult {
-    if (message.generation < this.#generation)
+    if (message.generation < this.#generation) {
+      // A stale master still shipping: tell it about us so it steps down.
+      if (this.#role === 'master') this.#send(from, this.#newMasterMessage(), 0);
       return ignore(`log of generation ${message.generation} below ${this.#generation}`);
+    }
     if (this.#role === 'master') {
       if (message.generation === this.#generation)
         return this.#onMasterAnnouncement(from, message.generation, 0, false);
@@ -529,14 +539,22 @@ export class ReplicaCore {
     }
     if (this.#sync !== 'ready') return ignore('not synced with the master yet');
     const before = this.#nextLsn;
+    const commitBefore = this.#lastCommitLsn;
     const result = this.#acceptBatch(message.records, message.prevGeneration, message.flags);
-    if ((message.flags & SendFlags.REREQUEST) !== 0 && this.#nextLsn > before && this.#missingRecords()) {
-      // An answer made progress and more is missing: ask for the next part now, not after the back-off.
-      this.#retryDelay = this.#config.rerequestMinMs;
-      this.#retryAt = this.#now + this.#retryDelay;
-      this.#requestMissing();
+    if (this.#nextLsn <= before) return result;
+    if (this.#missingRecords()) {
+      if (this.#awaitingAnswer && (message.flags & SendFlags.REREQUEST) !== 0) {
+        // An answer to our request made progress and more is missing: ask for the next part now.
+        this.#retryDelay = this.#config.rerequestMinMs;
+        this.#retryAt = this.#now + this.#retryDelay;
+        this.#requestMissing();
+      } else {
+        // Records are flowing (a catch-up stream): push the retry back instead of asking for them twice.
+        this.#retryAt = this.#now + this.#retryDelay;
+      }
     }
-    return result;
+    // ISPERM covers every commit appended by this message, including those it released from the gap buffer.
+    return this.#lastCommitLsn > commitBefore ? { code: 'ISPERM', lsn: this.#lastCommitLsn } : result;
   }
 
   /** Takes a batch of encoded records: appends what continues the log, buffers what lies beyond a gap. */
@@ -614,10 +632,12 @@ export class ReplicaCore {
     const endLsn = firstLsn + bytes.length;
     this.#effects.push({ type: 'append', bytes, firstLsn, endLsn });
     let lastCommit: number | undefined;
+    let records = 0;
     let offset = 0;
     while (offset < bytes.length) {
       const length = recordLengthAt(bytes, offset);
       const lsn = firstLsn + offset;
+      records++;
       const generation = recordGenerationAt(bytes, offset);
       const type = recordTypeAt(bytes, offset);
       const txnId = recordTxnIdAt(bytes, offset);
@@ -626,8 +646,10 @@ export class ReplicaCore {
       if (type === RecordType.commit) {
         lastCommit = lsn;
         this.#lastCommitLsn = lsn;
-        this.#unackedCommits.push(lsn, lsn + length);
-        if (!isMaster) this.#applyCommitted(txnId, generation, lsn, lsn + length);
+        if (!isMaster) {
+          this.#unackedCommits.push(lsn, lsn + length);
+          this.#applyCommitted(txnId, generation, lsn, lsn + length);
+        }
       } else if (!isMaster && type === RecordType.data) {
         this.#holdData(txnId, lsn, bytes.subarray(offset + RECORD_HEADER_BYTES, offset + length));
       } else if (type === RecordType.abort) {
@@ -636,7 +658,7 @@ export class ReplicaCore {
       offset += length;
     }
     this.#nextLsn = endLsn;
-    if (isMaster) this.#broadcast(bytes, firstLsn, lastCommit !== undefined);
+    if (isMaster) this.#broadcast(bytes, firstLsn, lastCommit !== undefined, records);
     return lastCommit;
   }
 
@@ -698,7 +720,13 @@ export class ReplicaCore {
     }
   }
 
+  /**
+   * Acknowledges the largest commit durable at our level, once we are in sync with a master (commits
+   * that became durable while we were re-syncing are acknowledged when the sync completes). A view never
+   * acknowledges; it reports its progress (an ack of LSN 0) so the master can pace its catch-up.
+   */
   #maybeAck(): void {
+    if (this.#role !== 'client' || this.#master === undefined || this.#sync !== 'ready') return;
     const reached = this.#reachedLsn();
     const commits = this.#unackedCommits;
     let ackLsn: number | undefined;
@@ -712,14 +740,12 @@ export class ReplicaCore {
     }
     if (ackLsn === undefined) return;
     this.#ackedLsn = ackLsn;
-    if (this.#role !== 'client' || this.#master === undefined || this.#config.view || this.#sync !== 'ready')
-      return;
     this.#send(
       this.#master,
       {
         type: 'ack',
         generation: this.#generation,
-        lsn: ackLsn,
+        lsn: this.#config.view ? 0 : ackLsn,
         level: this.#config.ackLevel,
         nextLsn: this.#nextLsn,
       },
@@ -811,6 +837,8 @@ export class ReplicaCore {
   #onInit(from: SiteId, message: Extract<Message, { type: 'init' }>): ProcessResult {
     if (from !== this.#master || message.generation !== this.#generation)
       return ignore('init from a site that is not our master');
+    // Only while syncing: a duplicated or late init must never wipe records we took since.
+    if (this.#sync !== 'syncing') return ignore('init while not syncing');
     if (!this.#config.autoInit) {
       this.#effects.push({
         type: 'joinFailure',
@@ -850,6 +878,7 @@ export class ReplicaCore {
     this.#gap.clear();
     this.#resetRetry();
     this.#broadcastLsn = this.#nextLsn;
+    this.#shippedLsn = this.#nextLsn;
     this.#nextHeartbeatAt = this.#now + this.#config.heartbeatIntervalMs;
     for (const peer of this.#peers.values()) {
       peer.synced = false;
@@ -878,7 +907,9 @@ export class ReplicaCore {
           {
             type: 'heartbeat',
             generation: this.#generation,
-            nextLsn: this.#broadcastLsn,
+            // What was shipped: records still batched are not announced (asynchronous mode ships them
+            // on size, age or sync(); a client must not fetch them around the batching).
+            nextLsn: this.#shippedLsn,
             permLsn: this.#lastCommitLsn,
           },
           0,
@@ -892,6 +923,7 @@ export class ReplicaCore {
   #dropMasterState(): void {
     this.#bulk = [];
     this.#bulkBytes = 0;
+    this.#bulkRecords = 0;
     this.#bulkHasCommit = false;
     this.#reads.clear();
     this.#snapshots.clear();
@@ -942,11 +974,11 @@ export class ReplicaCore {
   }
 
   /** Live records go to every synced peer, batched when bulk is on. */
-  #broadcast(bytes: Uint8Array, firstLsn: number, hasCommit: boolean): void {
+  #broadcast(bytes: Uint8Array, firstLsn: number, hasCommit: boolean, records: number): void {
     const bulk = this.#config.bulk;
     if (!bulk.enabled) {
-      this.#sendLive(bytes, this.#history.generationAt(firstLsn - 1), hasCommit);
       this.#broadcastLsn = firstLsn + bytes.length;
+      this.#sendLive(bytes, this.#history.generationAt(firstLsn - 1), hasCommit);
       return;
     }
     if (this.#bulkBytes === 0) {
@@ -955,9 +987,10 @@ export class ReplicaCore {
     }
     this.#bulk.push(bytes);
     this.#bulkBytes += bytes.length;
+    this.#bulkRecords += records;
     this.#bulkHasCommit ||= hasCommit;
     this.#broadcastLsn = firstLsn + bytes.length;
-    if (this.#bulkBytes >= bulk.maxBytes) this.#flushBulk();
+    if (this.#bulkBytes >= bulk.maxBytes || this.#bulkRecords >= bulk.maxRecords) this.#flushBulk();
   }
 
   #flushBulk(): void {
@@ -967,6 +1000,7 @@ export class ReplicaCore {
     const prevGeneration = this.#bulkPrevGeneration;
     this.#bulk = [];
     this.#bulkBytes = 0;
+    this.#bulkRecords = 0;
     this.#bulkHasCommit = false;
     this.#sendLive(bytes, prevGeneration, hasCommit);
   }
@@ -989,6 +1023,7 @@ export class ReplicaCore {
       flags,
       endLsn: this.#broadcastLsn,
     });
+    this.#shippedLsn = this.#broadcastLsn;
   }
 
   #onAck(from: SiteId, message: Extract<Message, { type: 'ack' }>): ProcessResult {
@@ -1095,7 +1130,9 @@ export class ReplicaCore {
       (this.#role === 'client' && this.#sync === 'ready' && (message.flags & SendFlags.ANYWHERE) !== 0);
     if (!serving || message.generation !== this.#generation) return ignore('cannot serve this request');
     if (message.fromLsn < this.#firstLsn) {
-      if (this.#role === 'master') this.#startInit(from);
+      // Those records are gone from our log: the client needs an internal init, which it accepts only
+      // while syncing. Announcing ourselves makes it re-sync; its sync request then gets the init.
+      if (this.#role === 'master') this.#send(from, this.#newMasterMessage(), 0);
       return OK;
     }
     if (message.fromLsn >= this.#nextLsn || !this.#agreesWith(message.fromLsn, message.lastGeneration)) {

@@ -102,7 +102,8 @@ export type ReplicaInput =
   | { readonly type: 'peerDown'; readonly site: SiteId }
   | { readonly type: 'becomeMaster'; readonly generation: number }
   | { readonly type: 'becomeClient' }
-  | { readonly type: 'flushBulk' };
+  /** Ship the batched live records now: those ending in a commit, or (`force`) all of them. */
+  | { readonly type: 'flushBulk'; readonly force?: boolean };
 
 export type ReplicaEffect =
   /** Append these whole encoded records at `firstLsn` (the log's end). */

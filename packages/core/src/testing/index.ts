@@ -1,4 +1,10 @@
 /** Test helpers for Ackord and for integrators: storage that models crashes, a virtual clock. */
 export type { CrashOptions, StorageFault, StorageOperation } from '../log/memory-storage.js';
 export { MemoryStorage } from '../log/memory-storage.js';
+export {
+  MEMORY_LINK_MAX_QUEUED,
+  MEMORY_MAX_FRAME_BYTES,
+  MemoryNetwork,
+  MemoryTransport,
+} from './memory-transport.js';
 export { VirtualClock } from './virtual-clock.js';

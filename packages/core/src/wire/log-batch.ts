@@ -3,16 +3,17 @@
  * summarized so the receiver never parses it again. Records are the on-disk encoding of log/record.ts.
  */
 import {
-  decodeRecordAt,
   type LogRecord,
   peekRecordLsn,
   RECORD_HEADER_BYTES,
   RecordType,
+  recordCheckError,
   recordGenerationAt,
   recordLengthAt,
   recordLsnAt,
   recordTxnIdAt,
   recordTypeAt,
+  validateRecordAt,
 } from '../log/record.js';
 import { LOG_START_LSN } from '../log/recovery.js';
 import type { LogFields } from './body.js';
@@ -20,9 +21,10 @@ import { type DecodedLogMessage, FrameFlags, type LogBatch } from './messages.js
 import { ProtocolError } from './protocol-error.js';
 
 /**
- * Checks that `fields.records` holds at least one record, that each decodes (CRC, length ≤
- * `maxRecordBytes`, type), that LSNs are contiguous and follow `prevLsn`, that generations never go
- * back and never exceed the message's, and that PERMANENT is set exactly when a commit is present.
+ * Checks that `fields.records` holds at least one record, that each is valid (`validateRecordAt`: CRC,
+ * length ≤ `maxRecordBytes`, type, reserved bytes), that LSNs are contiguous and follow `prevLsn`, that
+ * generations never go back and never exceed the message's, and that PERMANENT is set exactly when a
+ * commit is present.
  */
 export function summarizeLogBatch(fields: LogFields, maxRecordBytes: number): LogBatch | ProtocolError {
   const records = fields.records;
@@ -36,25 +38,25 @@ export function summarizeLogBatch(fields: LogFields, maxRecordBytes: number): Lo
   let firstGeneration = 0;
   let lastGeneration = fields.prevGeneration;
   let lastCommitLsn = 0;
-  // Bounded: every record takes at least RECORD_HEADER_BYTES, so at most end / 32 rounds.
+  // Bounded: every record takes at least RECORD_HEADER_BYTES, so at most end / 32 rounds. The header
+  // fields are read in place once the record is valid: no object per record.
   while (offset < end) {
-    const result = decodeRecordAt(records, offset, end, maxRecordBytes, count === 0 ? undefined : nextLsn);
-    if (!result.ok) {
-      if (result.error === 'unexpected-lsn') {
+    const size = validateRecordAt(records, offset, end, maxRecordBytes, count === 0 ? -1 : nextLsn);
+    if (size < 0) {
+      const error = recordCheckError(size);
+      if (error === 'unexpected-lsn') {
         return new ProtocolError(
           'non-contiguous-records',
           `record ${count} has LSN ${peekRecordLsn(records, offset)}, expected ${nextLsn}`,
         );
       }
-      return new ProtocolError(
-        'bad-record',
-        `record ${count} at byte ${offset} of the batch: ${result.error}`,
-      );
+      return new ProtocolError('bad-record', `record ${count} at byte ${offset} of the batch: ${error}`);
     }
-    const record = result.record;
+    const lsn = recordLsnAt(records, offset);
+    const generation = recordGenerationAt(records, offset);
     if (count === 0) {
-      firstLsn = record.lsn;
-      firstGeneration = record.generation;
+      firstLsn = lsn;
+      firstGeneration = generation;
       if (firstLsn < LOG_START_LSN || firstLsn > Number.MAX_SAFE_INTEGER - end) {
         return new ProtocolError('bad-record', `record LSN ${firstLsn} outside [${LOG_START_LSN}, 2^53)`);
       }
@@ -65,23 +67,23 @@ export function summarizeLogBatch(fields: LogFields, maxRecordBytes: number): Lo
         );
       }
     }
-    if (record.generation > fields.generation) {
+    if (generation > fields.generation) {
       return new ProtocolError(
         'record-generation-too-new',
-        `record ${count} (LSN ${record.lsn}) has generation ${record.generation}, the message ${fields.generation}`,
+        `record ${count} (LSN ${lsn}) has generation ${generation}, the message ${fields.generation}`,
       );
     }
-    if (record.generation < lastGeneration) {
+    if (generation < lastGeneration) {
       return new ProtocolError(
         'record-generation-decreasing',
-        `record ${count} (LSN ${record.lsn}) has generation ${record.generation} after ${lastGeneration}`,
+        `record ${count} (LSN ${lsn}) has generation ${generation} after ${lastGeneration}`,
       );
     }
-    lastGeneration = record.generation;
-    lastLsn = record.lsn;
-    if (record.type === RecordType.commit) lastCommitLsn = record.lsn;
-    offset += result.size;
-    nextLsn = record.lsn + result.size;
+    lastGeneration = generation;
+    lastLsn = lsn;
+    if (recordTypeAt(records, offset) === RecordType.commit) lastCommitLsn = lsn;
+    offset += size;
+    nextLsn = lsn + size;
     count++;
   }
   const hasCommit = lastCommitLsn !== 0;

@@ -1,0 +1,615 @@
+/**
+ * The replication manager: what most applications use. Ackord provides `send` itself over a
+ * `Transport`, waits for acknowledgements by policy, and tells the caller exactly what became of each
+ * commit in a receipt: acknowledged (`perm: true`), not acknowledged in time or not possible now
+ * (`perm: false`, the master's log flushed instead, `permFailed` fired), or unknown (mastership was
+ * lost while waiting — neither a success nor a failure).
+ *
+ * It is a shell around `BaseReplica` (which owns the log and the pure core): acks arrive as `acked`
+ * events, the policy math is the pure `evaluatePolicy`, and every timer goes through the injected clock.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { BaseReplica, type RollbackEvent } from '../base/base-replica.js';
+import { type Clock, systemClock, type TimerHandle } from '../clock.js';
+import { AckordError, InvalidStateError } from '../errors.js';
+import { type LogStats, openLog, type WriteAheadLog } from '../log/log.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { ACK_LEVEL_RANK, type AckLevel, type Role, type SiteId } from '../replica/types.js';
+import type { SendOutcome, Transport } from '../transport.js';
+import { DurabilityDebt } from './debt.js';
+import { type ManagerOptions, parseManagerOptions, type ResolvedManagerOptions } from './options.js';
+import { type AckPolicy, evaluatePolicy, type GroupSite, type PolicyVerdict } from './policy.js';
+
+/** Commit receipts: the outcome of every commit, spelled out. */
+export interface AckReceived {
+  readonly site: SiteId;
+  readonly level: AckLevel;
+  /** From the commit's start to the ack that covered it. */
+  readonly latencyMs: number;
+}
+
+export type CommitOutcome =
+  /** The policy was met: `perm: true`. */
+  | 'acknowledged'
+  /** The policy was not met in time, could not be met with the sites reachable now, or (all_available) was met but not by a quorum: `perm: false`. */
+  | 'permFailed'
+  /** This site stopped being master while the commit waited: it may or may not survive. */
+  | 'unknown';
+
+export interface CommitReceipt {
+  readonly txnId: number;
+  readonly lsn: number;
+  readonly generation: number;
+  readonly policy: AckPolicy;
+  readonly outcome: CommitOutcome;
+  /** true: durable by the policy; false: not (the master's log was flushed); undefined: unknown. */
+  readonly perm: boolean | undefined;
+  /** Why not perm: the ack timeout ran out, the policy was impossible at once, or the quorum rule failed. */
+  readonly reason: 'timeout' | 'unreachable' | 'notQuorum' | 'lostMastership' | undefined;
+  readonly ackedBy: readonly AckReceived[];
+  /** Acks the policy still needed when the commit was reported (0 when met). */
+  readonly needed: number;
+  /** The master flushed its own log because the commit was not perm (or a send failed). */
+  readonly localFlushForced: boolean;
+  readonly elapsedMs: number;
+  /** Read-your-writes: `waitApplied(token)` on any site. */
+  readonly token: string;
+}
+
+export interface ManagerCommitOptions {
+  readonly policy?: AckPolicy;
+  readonly ackTimeoutMs?: number;
+  /** Only acks at this level or above count. */
+  readonly minAckLevel?: AckLevel;
+  /** Stops waiting for acks (the commit itself is not undone: clients may hold it). */
+  readonly signal?: AbortSignal;
+}
+
+export interface PermFailedEvent {
+  readonly lsn: number;
+  readonly generation: number;
+  readonly policy: AckPolicy;
+  readonly reason: 'timeout' | 'unreachable' | 'notQuorum';
+  readonly ackedBy: readonly AckReceived[];
+  readonly needed: number;
+}
+
+export interface ManagerEvents {
+  /** This site became master. */
+  master: [{ generation: number }];
+  /** This site became a client (of `master`, if known). */
+  client: [{ generation: number; master: SiteId | undefined }];
+  /** A (new) master is known. */
+  newMaster: [{ generation: number; master: SiteId }];
+  permFailed: [PermFailedEvent];
+  /** Commits that had failed their policy are now covered by it. */
+  durabilityRestored: [{ lsn: number; generation: number; restored: number }];
+  connectEstablished: [{ site: SiteId }];
+  connectBroken: [{ site: SiteId }];
+  /** Asynchronous replication: a configured replica is not reachable; writes go on without it. */
+  replicaUnreachable: [{ site: SiteId }];
+  rollback: [RollbackEvent];
+  restored: [{ lsn: number }];
+  joinFailure: [{ reason: string }];
+  holdElection: [{ reason: string }];
+  fatal: [Error];
+}
+
+export interface ManagerStats {
+  readonly siteId: SiteId;
+  readonly role: Role;
+  readonly generation: number;
+  readonly master: SiteId | undefined;
+  readonly commits: number;
+  readonly permAcknowledged: number;
+  readonly permFailures: number;
+  readonly permUnknown: number;
+  readonly waitingCommits: number;
+  readonly durabilityDebt: { readonly commits: number; readonly oldestLsn: number | undefined };
+  readonly acks: readonly {
+    readonly site: SiteId;
+    readonly lsn: number;
+    readonly level: AckLevel;
+    readonly ageMs: number;
+  }[];
+  readonly connected: readonly SiteId[];
+  readonly framesSent: number;
+  readonly framesReceived: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly sendsRefused: Readonly<Record<Exclude<SendOutcome, 'queued'>, number>>;
+  readonly appliedLsn: number;
+  readonly gapBufferedBytes: number;
+  readonly log: LogStats;
+}
+
+/** The commit was made on a site that is not master. */
+export class NotMasterError extends AckordError {
+  readonly master: SiteId | undefined;
+  constructor(siteId: SiteId, master: SiteId | undefined) {
+    super(
+      'ERR_ACKORD_NOT_MASTER',
+      `site ${siteId} is not master${master === undefined ? '' : ` (the master is ${master})`}`,
+    );
+    this.master = master;
+  }
+}
+
+interface PendingCommit {
+  readonly lsn: number;
+  readonly policy: AckPolicy;
+  readonly minRank: number;
+  readonly startedAt: number;
+  readonly finish: (
+    outcome: CommitOutcome,
+    reason: CommitReceipt['reason'],
+    verdict: PolicyVerdict | undefined,
+  ) => void;
+}
+
+interface SiteAck {
+  lsn: number;
+  level: AckLevel;
+  at: number;
+}
+
+function ackLevelOf(durability: ResolvedManagerOptions['durability']): AckLevel {
+  if (durability === 'none') return 'received';
+  if (durability === 'fsync' || durability === 'dsync') return 'flushed';
+  return 'written';
+}
+
+export class ReplicationManager extends EventEmitter<ManagerEvents> implements AsyncDisposable {
+  readonly siteId: SiteId;
+  readonly #options: ResolvedManagerOptions;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #transport: Transport;
+  readonly #base: BaseReplica;
+  readonly #group: readonly GroupSite[];
+  readonly #async: boolean;
+  readonly #acks = new Map<SiteId, SiteAck>();
+  readonly #pending = new Set<PendingCommit>();
+  readonly #debt = new DurabilityDebt();
+  #watchdog: TimerHandle | undefined;
+  #lastHeardFromMaster = 0;
+  #masterSilenceReported = false;
+  #closed = false;
+  #commits = 0;
+  #permAcknowledged = 0;
+  #permFailures = 0;
+  #permUnknown = 0;
+  #framesSent = 0;
+  #framesReceived = 0;
+  #bytesSent = 0;
+  #bytesReceived = 0;
+  readonly #refused = { peerDown: 0, backpressure: 0, tooLarge: 0 };
+
+  /** Validates the options, opens (and recovers) the log, and starts the transport. */
+  static async open(options: ManagerOptions): Promise<ReplicationManager> {
+    const resolved = parseManagerOptions(options);
+    const clock = resolved.clock ?? systemClock;
+    const log = await openLog(resolved.storage ?? resolved.dir!, {
+      durability: resolved.durability as never,
+      clusterId: resolved.clusterId,
+      clock,
+    });
+    const manager = new ReplicationManager(resolved, log, clock);
+    try {
+      await manager.#start();
+    } catch (error) {
+      await manager.close();
+      throw error;
+    }
+    return manager;
+  }
+
+  private constructor(options: ResolvedManagerOptions, log: WriteAheadLog, clock: Clock) {
+    super();
+    this.#options = options;
+    this.siteId = options.siteId;
+    this.#clock = clock;
+    this.#logger = (options.logger ?? silentLogger).child({ site: options.siteId, component: 'manager' });
+    this.#transport = options.transport;
+    this.#group = options.sites;
+    this.#async = options.replication !== 'sync';
+    const self = options.sites.find((site) => site.id === options.siteId)!;
+    const replication = options.replication;
+    this.#base = BaseReplica.open({
+      siteId: options.siteId,
+      peers: options.sites.filter((site) => site.id !== options.siteId).map((site) => site.id),
+      log,
+      stateMachine: options.stateMachine,
+      send: (frame, target) => this.#send(frame, target),
+      clock,
+      ackLevel: ackLevelOf(options.durability),
+      view: self.view,
+      autoInit: options.autoInit,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      bulk:
+        replication === 'sync'
+          ? { enabled: true, shipOnCommit: true }
+          : {
+              enabled: true,
+              shipOnCommit: false,
+              maxRecords: replication.maxRecords,
+              maxDelayMs: replication.maxDelayMs,
+            },
+    });
+    this.#wireEvents();
+  }
+
+  get role(): Role {
+    return this.#base.role;
+  }
+  get generation(): number {
+    return this.#base.generation;
+  }
+  get master(): SiteId | undefined {
+    return this.#base.master;
+  }
+  get log(): WriteAheadLog {
+    return this.#base.log;
+  }
+  /** The base replica under the manager (for observation; do not drive it directly). */
+  get replica(): BaseReplica {
+    return this.#base;
+  }
+
+  async #start(): Promise<void> {
+    await this.#transport.start({
+      frame: (from, frame) => this.#onFrame(from, frame),
+      peerUp: (site) => this.#onPeerUp(site),
+      peerDown: (site) => this.#onPeerDown(site),
+    });
+    await this.#base.becomeClient();
+    this.#armWatchdog();
+  }
+
+  /** Makes this site master with a new generation (default: one above any seen). Elections call this. */
+  async becomeMaster(generation: number = this.#base.generation + 1): Promise<void> {
+    const self = this.#group.find((site) => site.id === this.siteId)!;
+    if (self.view || self.priority === 0) {
+      throw new InvalidStateError(
+        `site ${this.siteId} cannot be master (${self.view ? 'a view' : 'priority 0'})`,
+      );
+    }
+    await this.#base.becomeMaster(generation);
+  }
+
+  async becomeClient(): Promise<void> {
+    await this.#base.becomeClient();
+  }
+
+  /**
+   * Commits a transaction (one data record per payload) on the master and waits for acknowledgements by
+   * policy. Resolves to a receipt whatever happens to the acks; rejects only when this site is not master
+   * (`NotMasterError`), the log failed, or `signal` aborted the wait.
+   */
+  async commit(payloads: readonly Uint8Array[], options: ManagerCommitOptions = {}): Promise<CommitReceipt> {
+    options.signal?.throwIfAborted();
+    if (this.#base.role !== 'master') throw new NotMasterError(this.siteId, this.#base.master);
+    const policy: AckPolicy = this.#async ? 'none' : (options.policy ?? this.#options.ackPolicy);
+    const timeoutMs = options.ackTimeoutMs ?? this.#options.ackTimeoutMs;
+    const minRank = ACK_LEVEL_RANK[options.minAckLevel ?? this.#options.minAckLevel];
+    const startedAt = this.#clock.now();
+    this.#commits++;
+    const local = await this.#base.commit(payloads);
+    const base = {
+      txnId: local.txnId,
+      lsn: local.lsn,
+      generation: local.generation,
+      policy,
+      token: local.token,
+    };
+    let localFlushForced = local.localFlushForced;
+
+    const receipt = (
+      outcome: CommitOutcome,
+      reason: CommitReceipt['reason'],
+      verdict: PolicyVerdict | undefined,
+    ): CommitReceipt => ({
+      ...base,
+      outcome,
+      perm: outcome === 'unknown' ? undefined : outcome === 'acknowledged',
+      reason,
+      ackedBy: this.#ackedBy(local.lsn, minRank, startedAt),
+      needed: verdict?.needed ?? 0,
+      localFlushForced,
+      elapsedMs: this.#clock.now() - startedAt,
+    });
+
+    const settle = async (
+      outcome: CommitOutcome,
+      reason: CommitReceipt['reason'],
+      verdict: PolicyVerdict | undefined,
+    ) => {
+      if (outcome === 'acknowledged') this.#permAcknowledged++;
+      else if (outcome === 'unknown') this.#permUnknown++;
+      else {
+        this.#permFailures++;
+        if (this.log.durableLsn <= local.lsn) {
+          localFlushForced = true;
+          await this.log.logFlush({ sync: 'on' });
+        }
+        this.#debt.add(local.lsn, local.generation, policy, minRank);
+        const event: PermFailedEvent = {
+          lsn: local.lsn,
+          generation: local.generation,
+          policy,
+          reason: reason as PermFailedEvent['reason'],
+          ackedBy: this.#ackedBy(local.lsn, minRank, startedAt),
+          needed: verdict?.needed ?? 0,
+        };
+        this.#logger.warn(
+          { lsn: local.lsn, policy, reason, needed: event.needed },
+          'commit not durable by its ack policy',
+        );
+        this.emit('permFailed', event);
+      }
+      return receipt(outcome, reason, verdict);
+    };
+
+    if (this.#base.role !== 'master' || this.#base.generation !== local.generation) {
+      return settle('unknown', 'lostMastership', undefined);
+    }
+    const first = this.#evaluate(local.lsn, policy, minRank);
+    if (first.satisfied)
+      return settle(first.perm ? 'acknowledged' : 'permFailed', first.perm ? undefined : 'notQuorum', first);
+    if (!first.possible) return settle('permFailed', 'unreachable', first);
+
+    const remaining = Math.max(0, timeoutMs - (this.#clock.now() - startedAt));
+    const result = await new Promise<{
+      outcome: CommitOutcome;
+      reason: CommitReceipt['reason'];
+      verdict: PolicyVerdict | undefined;
+    }>((resolve, reject) => {
+      let timer: TimerHandle | undefined;
+      const signal = options.signal;
+      const done = () => {
+        this.#pending.delete(pending);
+        if (timer !== undefined) this.#clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const pending: PendingCommit = {
+        lsn: local.lsn,
+        policy,
+        minRank,
+        startedAt,
+        finish: (outcome, reason, verdict) => {
+          done();
+          resolve({ outcome, reason, verdict });
+        },
+      };
+      const onAbort = () => {
+        done();
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      timer = this.#clock.setTimeout(() => {
+        pending.finish('permFailed', 'timeout', this.#evaluate(local.lsn, policy, minRank));
+      }, remaining);
+      this.#pending.add(pending);
+    });
+    return settle(result.outcome, result.reason, result.verdict);
+  }
+
+  /** Asynchronous replication: ships every queued record now. Synchronous: a no-op. */
+  async sync(): Promise<void> {
+    if (this.#base.role === 'master') await this.#base.ship();
+  }
+
+  waitApplied(token: string, options: { signal?: AbortSignal } = {}) {
+    return this.#base.waitApplied(token, options);
+  }
+
+  stats(): ManagerStats {
+    const now = this.#clock.now();
+    return {
+      siteId: this.siteId,
+      role: this.#base.role,
+      generation: this.#base.generation,
+      master: this.#base.master,
+      commits: this.#commits,
+      permAcknowledged: this.#permAcknowledged,
+      permFailures: this.#permFailures,
+      permUnknown: this.#permUnknown,
+      waitingCommits: this.#pending.size,
+      durabilityDebt: { commits: this.#debt.size, oldestLsn: this.#debt.oldestLsn },
+      acks: [...this.#acks].map(([site, ack]) => ({
+        site,
+        lsn: ack.lsn,
+        level: ack.level,
+        ageMs: now - ack.at,
+      })),
+      connected: [...this.#transport.connectedPeers()],
+      framesSent: this.#framesSent,
+      framesReceived: this.#framesReceived,
+      bytesSent: this.#bytesSent,
+      bytesReceived: this.#bytesReceived,
+      sendsRefused: { ...this.#refused },
+      appliedLsn: this.#base.appliedLsn,
+      gapBufferedBytes: this.#base.core.gapBufferedBytes,
+      log: this.log.stats(),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#watchdog !== undefined) this.#clock.clearTimeout(this.#watchdog);
+    for (const pending of [...this.#pending]) pending.finish('unknown', 'lostMastership', undefined);
+    await this.#transport.close();
+    await this.#base.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- transport ----
+
+  #send(frame: Uint8Array, target: SiteId | 'broadcast'): boolean {
+    const targets = target === 'broadcast' ? [...this.#transport.connectedPeers()] : [target];
+    let queued = false;
+    for (const to of targets) {
+      const outcome = this.#transport.send(to, frame);
+      if (outcome === 'queued') {
+        queued = true;
+        this.#framesSent++;
+        this.#bytesSent += frame.length;
+      } else {
+        this.#refused[outcome]++;
+      }
+    }
+    return queued;
+  }
+
+  #onFrame(from: SiteId, frame: Uint8Array): void {
+    if (this.#closed) return;
+    this.#framesReceived++;
+    this.#bytesReceived += frame.length;
+    if (from === this.#base.master) {
+      this.#lastHeardFromMaster = this.#clock.now();
+      this.#masterSilenceReported = false;
+    }
+    this.#base.processMessage(frame, from).catch((error: Error) => this.emit('fatal', error));
+  }
+
+  #onPeerUp(site: SiteId): void {
+    if (this.#closed) return;
+    this.#logger.info({ peer: site }, 'connection established');
+    this.emit('connectEstablished', { site });
+    void this.#base.peerUp(site).catch(() => undefined);
+  }
+
+  #onPeerDown(site: SiteId): void {
+    if (this.#closed) return;
+    this.#logger.info({ peer: site }, 'connection broken');
+    this.emit('connectBroken', { site });
+    if (this.#async) this.emit('replicaUnreachable', { site });
+    void this.#base.peerDown(site).catch(() => undefined);
+    // Fail fast for commits whose policy the sites still reachable can no longer meet.
+    for (const pending of [...this.#pending]) {
+      const verdict = this.#evaluate(pending.lsn, pending.policy, pending.minRank);
+      if (!verdict.possible) pending.finish('permFailed', 'unreachable', verdict);
+    }
+  }
+
+  // ---- acks and policies ----
+
+  #wireEvents(): void {
+    const base = this.#base;
+    base.on('acked', ({ site, lsn, level }) => this.#onAck(site, lsn, level));
+    base.on('roleChanged', ({ role, generation, master }) => {
+      this.#acks.clear();
+      if (role === 'master') {
+        this.#logger.info({ generation }, 'became master');
+        this.emit('master', { generation });
+      } else {
+        // Whatever was waiting for acks can no longer be decided here.
+        for (const pending of [...this.#pending]) pending.finish('unknown', 'lostMastership', undefined);
+        this.#logger.info({ generation, master }, 'became client');
+        this.emit('client', { generation, master });
+        this.#lastHeardFromMaster = this.#clock.now();
+        this.#masterSilenceReported = false;
+        if (master !== undefined) this.emit('newMaster', { generation, master });
+      }
+    });
+    base.on('rollback', (event) => {
+      this.#logger.warn({ toLsn: event.toLsn, transactions: event.transactions.length }, 'rolled back');
+      this.emit('rollback', event);
+    });
+    base.on('restored', (event) => this.emit('restored', event));
+    base.on('joinFailure', (event) => this.emit('joinFailure', event));
+    base.on('holdElection', (event) => this.emit('holdElection', event));
+    base.on('fatal', (error) => {
+      this.#logger.error({ err: error.message }, 'fatal');
+      this.emit('fatal', error);
+    });
+  }
+
+  #onAck(site: SiteId, lsn: number, level: AckLevel): void {
+    const now = this.#clock.now();
+    const previous = this.#acks.get(site);
+    if (previous === undefined || lsn > previous.lsn || level !== previous.level)
+      this.#acks.set(site, { lsn, level, at: now });
+    for (const pending of [...this.#pending]) {
+      if (pending.lsn > lsn) continue;
+      const verdict = this.#evaluate(pending.lsn, pending.policy, pending.minRank);
+      if (verdict.satisfied)
+        pending.finish(
+          verdict.perm ? 'acknowledged' : 'permFailed',
+          verdict.perm ? undefined : 'notQuorum',
+          verdict,
+        );
+    }
+    const restored = this.#debt.restore(
+      (entry) =>
+        entry.generation === this.#base.generation &&
+        this.#evaluate(entry.lsn, entry.policy, entry.minRank).perm,
+    );
+    if (restored !== undefined) {
+      this.#logger.info({ lsn: restored.lsn, restored: restored.count }, 'durability restored');
+      this.emit('durabilityRestored', {
+        lsn: restored.lsn,
+        generation: this.#base.generation,
+        restored: restored.count,
+      });
+    }
+  }
+
+  #evaluate(lsn: number, policy: AckPolicy, minRank: number): PolicyVerdict {
+    const acked = new Set<SiteId>();
+    for (const [site, ack] of this.#acks) {
+      if (ack.lsn >= lsn && ACK_LEVEL_RANK[ack.level] >= minRank) acked.add(site);
+    }
+    const connected = new Set(this.#transport.connectedPeers());
+    connected.add(this.siteId);
+    return evaluatePolicy({
+      policy,
+      master: this.siteId,
+      sites: this.#group,
+      connected,
+      acked,
+      twoSiteStrict: this.#options.twoSiteStrict,
+    });
+  }
+
+  #ackedBy(lsn: number, minRank: number, startedAt: number): AckReceived[] {
+    const acked: AckReceived[] = [];
+    for (const [site, ack] of this.#acks) {
+      if (ack.lsn >= lsn && ACK_LEVEL_RANK[ack.level] >= minRank) {
+        acked.push({ site, level: ack.level, latencyMs: Math.max(0, ack.at - startedAt) });
+      }
+    }
+    return acked;
+  }
+
+  /** A client that hears nothing from its master for masterTimeoutMs reports HOLDELECTION (once per silence). */
+  #armWatchdog(): void {
+    this.#watchdog = this.#clock.setTimeout(() => {
+      if (this.#closed) return;
+      const now = this.#clock.now();
+      if (
+        this.#base.role === 'client' &&
+        !this.#masterSilenceReported &&
+        now - this.#lastHeardFromMaster > this.#options.masterTimeoutMs
+      ) {
+        this.#masterSilenceReported = true;
+        const reason =
+          this.#base.master === undefined
+            ? 'no master known'
+            : `master ${this.#base.master} silent for ${now - this.#lastHeardFromMaster} ms`;
+        this.#logger.warn({ master: this.#base.master }, reason);
+        this.emit('holdElection', { reason });
+      }
+      this.#armWatchdog();
+    }, this.#options.heartbeatIntervalMs);
+  }
+}
+
+/** Opens a replication manager: see `ReplicationManager.open`. */
+export function createReplicationManager(options: ManagerOptions): Promise<ReplicationManager> {
+  return ReplicationManager.open(options);
+}
