@@ -104,8 +104,11 @@ export interface TruncateResult {
 interface Waiter {
   /** Resolved once durableLsn > lsn. */
   readonly lsn: number;
-  readonly resolve: () => void;
+  // biome-ignore lint/suspicious/noExplicitAny: a commit's waiter resolves with its CommitResult, a flush's with nothing
+  readonly resolve: (value?: any) => void;
   readonly reject: (error: Error) => void;
+  /** What the promise resolves with (a commit's result): one promise per commit, no chained `then`. */
+  readonly value?: unknown;
 }
 
 interface Segment extends RecoveredSegment {
@@ -117,10 +120,12 @@ const EMPTY = new Uint8Array(0);
 /** Generations are a u32 field of every record. */
 const MAX_GENERATION = 0xffff_ffff;
 
+/** One scratch buffer for every commit record's payload: encodeRecordInto copies it at once. */
+const COMMIT_PAYLOAD = Buffer.alloc(4);
+
 function commitPayload(recordCount: number): Uint8Array {
-  const payload = Buffer.allocUnsafe(4);
-  payload.writeUInt32LE(recordCount, 0);
-  return payload;
+  COMMIT_PAYLOAD.writeUInt32LE(recordCount, 0);
+  return COMMIT_PAYLOAD;
 }
 
 export class Transaction {
@@ -621,7 +626,7 @@ export class WriteAheadLog implements AsyncDisposable {
     // Waiters below toLsn are durable now; the rest lost their records.
     const waiters = this.#waiters.splice(0);
     for (const waiter of waiters) {
-      if (waiter.lsn < toLsn) waiter.resolve();
+      if (waiter.lsn < toLsn) waiter.resolve(waiter.value);
       else waiter.reject(new LogTruncatedError(waiter.lsn, toLsn));
     }
     return { removedBytes, removedSegments };
@@ -728,24 +733,34 @@ export class WriteAheadLog implements AsyncDisposable {
   }
 
   /** @internal */
-  async _commit(txn: Transaction, records: number, sync: CommitSync | undefined): Promise<CommitResult> {
+  _commit(txn: Transaction, records: number, sync: CommitSync | undefined): Promise<CommitResult> {
     this.#openTxns.delete(txn);
     const lsn = this.#append(RecordType.commit, txn.id, commitPayload(records), this.#generation);
     this.#commits++;
     const endLsn = this.#nextLsn;
     const level = this.#commitLevel(sync);
     if (level === 'flushed') {
-      await this.#waitFor(lsn);
-      return { txnId: txn.id, lsn, endLsn, level: 'flushed' };
+      // The hot path of group commit: one promise per commit, resolved with its result by the flush.
+      const result: CommitResult = { txnId: txn.id, lsn, endLsn, level: 'flushed' };
+      if (this.#failure) return Promise.reject(this.#failure);
+      return new Promise<CommitResult>((resolve, reject) => {
+        this.#insertWaiter({ lsn, resolve, reject, value: result });
+        this.#scheduleFlush();
+      });
     }
     if (level === 'buffered') {
       this.#armDelayedFlush();
-      return { txnId: txn.id, lsn, endLsn, level };
+      return Promise.resolve({ txnId: txn.id, lsn, endLsn, level });
     }
     this.#writeOut();
     if (level === 'background') this.#scheduleFlush();
     else this.#armDelayedFlush();
-    return { txnId: txn.id, lsn, endLsn, level: this.#durableLsn > lsn ? 'flushed' : 'written' };
+    return Promise.resolve({
+      txnId: txn.id,
+      lsn,
+      endLsn,
+      level: this.#durableLsn > lsn ? 'flushed' : 'written',
+    });
   }
 
   /** @internal */
@@ -897,7 +912,7 @@ export class WriteAheadLog implements AsyncDisposable {
     let done = 0;
     while (done < waiters.length && waiters[done]!.lsn < lsn) done++;
     if (done === 0) return;
-    for (const waiter of waiters.splice(0, done)) waiter.resolve();
+    for (const waiter of waiters.splice(0, done)) waiter.resolve(waiter.value);
   }
 
   #waitFor(lsn: number): Promise<void> {
@@ -911,6 +926,10 @@ export class WriteAheadLog implements AsyncDisposable {
 
   #insertWaiter(waiter: Waiter): void {
     const waiters = this.#waiters;
+    if (waiters.length === 0 || waiters[waiters.length - 1]!.lsn <= waiter.lsn) {
+      waiters.push(waiter); // commits arrive in LSN order: the common case
+      return;
+    }
     let index = waiters.length;
     while (index > 0 && waiters[index - 1]!.lsn > waiter.lsn) index--;
     waiters.splice(index, 0, waiter);

@@ -13,7 +13,7 @@
  *
  * The next record's LSN is `lsn + length`: LSNs are byte positions and strictly increase.
  */
-import { crc32c } from './crc32c.js';
+import { crc32cRange } from './crc32c.js';
 
 export const RECORD_HEADER_BYTES = 32;
 const TWO_POW_32 = 0x1_0000_0000;
@@ -71,18 +71,30 @@ export function encodeRecordInto(
   payload: Uint8Array,
 ): number {
   const length = RECORD_HEADER_BYTES + payload.length;
-  target.writeUInt32LE(length, offset + 4);
-  target.writeUInt32LE(lsn % TWO_POW_32, offset + 8);
-  target.writeUInt32LE(Math.floor(lsn / TWO_POW_32), offset + 12);
-  target.writeUInt32LE(generation, offset + 16);
+  // Plain byte stores: the bounds-checked Buffer writers cost more than the rest of encoding.
+  if (generation >>> 0 !== generation || lsn < 0 || txnId < 0 || offset + length > target.length) {
+    throw new RangeError(`record field out of range (generation ${generation}, lsn ${lsn}, txn ${txnId})`);
+  }
+  putUint32(target, offset + 4, length);
+  putUint32(target, offset + 8, lsn % TWO_POW_32);
+  putUint32(target, offset + 12, Math.floor(lsn / TWO_POW_32));
+  putUint32(target, offset + 16, generation);
   target[offset + 20] = type;
   target[offset + 21] = 0;
-  target.writeUInt16LE(0, offset + 22);
-  target.writeUInt32LE(txnId % TWO_POW_32, offset + 24);
-  target.writeUInt32LE(Math.floor(txnId / TWO_POW_32), offset + 28);
+  target[offset + 22] = 0;
+  target[offset + 23] = 0;
+  putUint32(target, offset + 24, txnId % TWO_POW_32);
+  putUint32(target, offset + 28, Math.floor(txnId / TWO_POW_32));
   target.set(payload, offset + RECORD_HEADER_BYTES);
-  target.writeUInt32LE(crc32c(target.subarray(offset + 4, offset + length)), offset);
+  putUint32(target, offset, crc32cRange(target, offset + 4, offset + length));
   return length;
+}
+
+function putUint32(target: Uint8Array, offset: number, value: number): void {
+  target[offset] = value;
+  target[offset + 1] = value >>> 8;
+  target[offset + 2] = value >>> 16;
+  target[offset + 3] = value >>> 24;
 }
 
 export function encodeRecord(record: Omit<LogRecord, 'payload'> & { payload: Uint8Array }): Buffer {
@@ -131,7 +143,7 @@ export function decodeRecordAt(
   if (length < RECORD_HEADER_BYTES || length > maxRecordBytes) return BAD_LENGTH;
   if (length > available) return SHORT_RECORD;
   const storedCrc = bytes.readUInt32LE(offset);
-  if (crc32c(bytes.subarray(offset + 4, offset + length)) !== storedCrc) return BAD_CHECKSUM;
+  if (crc32cRange(bytes, offset + 4, offset + length) !== storedCrc) return BAD_CHECKSUM;
   const type = bytes[offset + 20]!;
   if (!isRecordType(type)) return BAD_TYPE;
   if (bytes[offset + 21] !== 0 || bytes.readUInt16LE(offset + 22) !== 0) return BAD_RESERVED;
@@ -198,7 +210,7 @@ export function validateRecordAt(
   const length = recordLengthAt(bytes, offset);
   if (length < RECORD_HEADER_BYTES || length > maxRecordBytes) return CHECK_BAD_LENGTH;
   if (length > available) return CHECK_SHORT_RECORD;
-  if (crc32c(bytes.subarray(offset + 4, offset + length)) !== readUint32(bytes, offset)) {
+  if (crc32cRange(bytes, offset + 4, offset + length) !== readUint32(bytes, offset)) {
     return CHECK_BAD_CHECKSUM;
   }
   if (!isRecordType(bytes[offset + 20]!)) return CHECK_BAD_TYPE;

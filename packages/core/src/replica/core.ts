@@ -83,6 +83,8 @@ interface OpenTransaction {
 const OK: ProcessResult = { code: 'OK' };
 const NEW_GENERATION_PAYLOAD_BYTES = 4;
 const COMMIT_PAYLOAD_BYTES = 4;
+/** Scratch for a commit record's payload (its record count): encodeRecordInto copies it at once. */
+const COMMIT_PAYLOAD = Buffer.alloc(COMMIT_PAYLOAD_BYTES);
 
 function ignore(reason: string): ProcessResult {
   return { code: 'IGNORE', reason };
@@ -291,9 +293,8 @@ export class ReplicaCore {
       );
     }
     const commitLsn = firstLsn + offset;
-    const count = Buffer.allocUnsafe(COMMIT_PAYLOAD_BYTES);
-    count.writeUInt32LE(payloads.length, 0);
-    encodeRecordInto(bytes, offset, commitLsn, generation, RecordType.commit, txnId, count);
+    COMMIT_PAYLOAD.writeUInt32LE(payloads.length, 0);
+    encodeRecordInto(bytes, offset, commitLsn, generation, RecordType.commit, txnId, COMMIT_PAYLOAD);
     this.#appendLocal(bytes, true);
     this.#effects.push({
       type: 'apply',

@@ -55,3 +55,21 @@ describe('record format', () => {
     });
   });
 });
+
+describe('crc32c paths', () => {
+  it('the table-driven path and the native one agree on every size and offset', async () => {
+    const { crc32cTable, crc32cRange, CRC32C_JS_MAX_BYTES } = await import('../../src/log/crc32c.js');
+    const { crc32c: native } = await import('@node-rs/crc32');
+    const bytes = Buffer.alloc(600);
+    for (let index = 0; index < bytes.length; index++) bytes[index] = (index * 131 + 7) & 0xff;
+    for (let start = 0; start < 9; start++) {
+      for (let end = start; end < bytes.length; end += 13) {
+        const expected = native(bytes.subarray(start, end)) >>> 0;
+        expect(crc32cTable(bytes, start, end)).toBe(expected);
+        expect(crc32cRange(bytes, start, end)).toBe(expected);
+      }
+    }
+    expect(CRC32C_JS_MAX_BYTES).toBeGreaterThan(32);
+    expect(crc32cTable(Buffer.from('123456789'), 0, 9).toString(16)).toBe('e3069283');
+  });
+});
