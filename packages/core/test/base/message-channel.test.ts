@@ -223,4 +223,29 @@ describe('base API over MessageChannel', () => {
       expected,
     );
   });
+
+  it('waitApplied says rolledBack for a commit a failover discarded, and honours its AbortSignal', async () => {
+    const a = await makeSite('a', ['b']);
+    const b = await makeSite('b', ['a']);
+    // a and b are not connected: a commits alone in generation 1, b alone in generation 2.
+    await a.replica.becomeMaster(1);
+    const lost = await a.replica.commit([put('lost', 'a')]);
+    await b.replica.becomeMaster(2);
+    for (let index = 0; index < 5; index++) await b.replica.commit([put(`b${index}`, 'b')]);
+    const rollbacks: number[] = [];
+    a.replica.on('rollback', (event) => rollbacks.push(event.transactions.length));
+    connect(a, b);
+    await a.replica.becomeClient();
+    await b.replica.peerUp('a');
+    await until(() => a.kv.size === 5, 'a follows b');
+    expect(rollbacks).toEqual([1]);
+    expect(a.kv.get('lost')).toBeUndefined();
+    expect(await a.replica.waitApplied(lost.token)).toBe('rolledBack');
+    expect(await b.replica.waitApplied(lost.token)).toBe('rolledBack');
+
+    const controller = new AbortController();
+    const pending = a.replica.waitApplied('2:999999999', { signal: controller.signal });
+    controller.abort();
+    await expect(pending).rejects.toThrow(/abort/i);
+  });
 });
