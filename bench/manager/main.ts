@@ -16,8 +16,8 @@ import {
   KvStateMachine,
   MemoryStorage,
   type ReplicationManager,
-} from '@ackord/core';
-import { MemoryNetwork } from '@ackord/core/testing';
+} from '../../packages/core/src/index.js';
+import { MemoryNetwork } from '../../packages/core/src/testing/index.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 0.4 : 1.5;
