@@ -10,13 +10,20 @@
  * - P12 a transaction is applied whole, exactly as the master proposed it;
  * - P13 two logs that share a record (same generation at the same LSN) are identical up to it;
  * - P4  at most one live master per generation;
+ * - P2  (manager runs) every receipt's perm decision matches the acks that had arrived when it was made,
+ *       and a perm failure returns only once the master's log holds the commit durably;
+ * - P3  (manager runs) a commit reported perm: true that is later lost was reported lost: a rollback
+ *       journal lists it (no silent loss);
  * - P1/P6 (as far as scripted failovers go) a new master holds every majority-acknowledged commit, and
  *       once faults heal every live site converges on the same log and state.
  */
 import {
+  type AckPolicy,
   type AppliedTransaction,
   type BaseCommitResult,
+  type CommitReceipt,
   decodeFrame,
+  type PermFailedEvent,
   type ProcessResult,
   type RollbackEvent,
 } from '@ackord/core';
@@ -63,12 +70,20 @@ export class Oracle {
   /** Commits of the current masters still short of a majority: per "site:generation", their LSNs. */
   readonly #pending = new Map<string, number[]>();
   readonly #crashes = new Map<string, CrashCapture>();
+  /** Per master incarnation ("site:generation") and client: when its cumulative ack rose, to what. */
+  readonly #ackTimeline = new Map<string, Map<string, { at: number; lsn: number }[]>>();
+  /** Receipts with perm: true (manager runs): token → policy. */
+  readonly #acknowledged = new Map<string, AckPolicy>();
+  /** Commits some rollback journal reported as rolled back. */
+  readonly #rolledBack = new Set<string>();
+  readonly #now: () => number;
 
   readonly #sites: ReadonlyMap<string, SimSite>;
 
-  constructor(sites: ReadonlyMap<string, SimSite>, note: (line: string) => void) {
+  constructor(sites: ReadonlyMap<string, SimSite>, note: (line: string) => void, now: () => number) {
     this.#sites = sites;
     this.#note = note;
+    this.#now = now;
   }
 
   /** Computed on use: the sites are added after the oracle is made. */
@@ -154,7 +169,14 @@ export class Oracle {
   // ---- majority acknowledgement (the oracle's notion of "acked") ----
 
   onAcked(master: SimSite, ack: { site: string; lsn: number; level: string }): void {
-    if (ack.level !== 'flushed' || !master.alive) return;
+    if (!master.alive) return;
+    const timelineKey = `${master.id}:${master.replica!.generation}`;
+    const timeline = this.#ackTimeline.get(timelineKey) ?? new Map<string, { at: number; lsn: number }[]>();
+    this.#ackTimeline.set(timelineKey, timeline);
+    const steps = timeline.get(ack.site) ?? [];
+    if (steps.length === 0 || steps.at(-1)!.lsn < ack.lsn) steps.push({ at: this.#now(), lsn: ack.lsn });
+    timeline.set(ack.site, steps);
+    if (ack.level !== 'flushed') return;
     const incarnation = `${master.id}:${master.replica!.generation}`;
     const acks = this.#flushedAcks.get(incarnation) ?? new Map<string, number>();
     acks.set(ack.site, Math.max(acks.get(ack.site) ?? 0, ack.lsn));
@@ -193,6 +215,7 @@ export class Oracle {
   // ---- P7: rollback exactly to the common point, never an acked commit ----
 
   onRollback(site: SimSite, event: RollbackEvent): void {
+    for (const txn of event.transactions) this.#rolledBack.add(tokenKey(txn.generation, txn.commitLsn));
     for (const txn of event.transactions) {
       if (this.#committed.has(tokenKey(txn.generation, txn.commitLsn))) {
         this.violation(
@@ -214,6 +237,81 @@ export class Oracle {
         `${site.id} rolled back to ${event.toLsn}, but its record there (generation ${event.firstRemoved.generation}) is also the master's: past the last common record`,
       );
     }
+  }
+
+  // ---- P2: perm decisions match the acks that had arrived ----
+
+  /** Clients whose acks covering `lsn` had reached the master (this incarnation) before `time`. */
+  #ackersBefore(master: SimSite, generation: number, lsn: number, time: number, inclusive: boolean): number {
+    const timeline = this.#ackTimeline.get(`${master.id}:${generation}`);
+    if (timeline === undefined) return 0;
+    let count = 0;
+    for (const steps of timeline.values()) {
+      if (steps.some((step) => (inclusive ? step.at <= time : step.at < time) && step.lsn >= lsn)) count++;
+    }
+    return count;
+  }
+
+  /** An independent model of the policies for the simulator's groups (every site electable, no views). */
+  #policyMet(policy: AckPolicy, ackers: number): boolean {
+    const clients = this.#sites.size - 1;
+    const quorumPeers = this.#sites.size === 2 ? 0 : Math.floor((this.#sites.size - 1) / 2);
+    switch (policy) {
+      case 'none':
+        return true;
+      case 'one':
+      case 'one_peer':
+        return ackers >= 1;
+      case 'quorum':
+      case 'all_available':
+        return ackers >= Math.min(quorumPeers, clients);
+      case 'all':
+      case 'all_peers':
+        return ackers >= clients;
+    }
+  }
+
+  onReceipt(master: SimSite, receipt: CommitReceipt, startedAt: number, timeoutMs: number): void {
+    const key = tokenKey(receipt.generation, receipt.lsn);
+    if (receipt.outcome === 'acknowledged') {
+      this.#acknowledged.set(key, receipt.policy);
+      const ackers = this.#ackersBefore(master, receipt.generation, receipt.lsn, this.#now(), true);
+      if (!this.#policyMet(receipt.policy, ackers)) {
+        this.violation(
+          'P2',
+          `${master.id} reported ${key} perm under ${receipt.policy} with ${ackers} acks received`,
+        );
+      }
+      return;
+    }
+    if (receipt.outcome !== 'permFailed') return;
+    if (master.alive && master.log.durableLsn <= receipt.lsn && master.log.nextLsn > receipt.lsn) {
+      this.violation(
+        'P2',
+        `${master.id} returned a perm failure for ${key} before its own log held it durably`,
+      );
+    }
+    if (receipt.reason === 'timeout') {
+      const ackers = this.#ackersBefore(
+        master,
+        receipt.generation,
+        receipt.lsn,
+        startedAt + timeoutMs,
+        false,
+      );
+      if (receipt.policy !== 'all_available' && this.#policyMet(receipt.policy, ackers)) {
+        this.violation(
+          'P2',
+          `${master.id} timed out ${key} under ${receipt.policy} though ${ackers} acks had arrived before the deadline`,
+        );
+      }
+    }
+  }
+
+  onPermFailed(master: SimSite, event: PermFailedEvent): void {
+    this.#note(
+      `${master.id} permFailed ${event.generation}:${event.lsn} ${event.policy} ${event.reason} needed ${event.needed}`,
+    );
   }
 
   // ---- P10: recovery keeps what was durable ----
@@ -334,6 +432,18 @@ export class Oracle {
         this.violation('P12', `${site.id}'s state differs from the master's after convergence`);
     }
     const history = master.replica!.core.history;
+    // P3: an acknowledged commit that is gone was reported gone (a rollback journal listed it).
+    const lostByPolicy = new Map<AckPolicy, number>();
+    for (const [key, policy] of this.#acknowledged) {
+      const [generation, lsn] = key.split(':').map(Number) as [number, number];
+      if (lsn < master.replica!.core.firstLsn) continue;
+      if (lsn < master.log.nextLsn && history.generationAt(lsn) === generation) continue;
+      lostByPolicy.set(policy, (lostByPolicy.get(policy) ?? 0) + 1);
+      if (!this.#rolledBack.has(key))
+        this.violation('P3', `acknowledged commit ${key} (${policy}) was lost without a rollback report`);
+    }
+    if (lostByPolicy.size > 0)
+      this.#note(`lost (reported) acknowledged commits by policy: ${JSON.stringify([...lostByPolicy])}`);
     for (const { generation, lsn } of this.#committed.values()) {
       if (lsn < master.replica!.core.firstLsn) continue;
       if (lsn >= master.log.nextLsn || history.generationAt(lsn) !== generation) {

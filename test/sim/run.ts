@@ -5,7 +5,7 @@
  * is checked after every step; then faults heal and the cluster must converge within a budget.
  */
 import { createHash } from 'node:crypto';
-import { type BaseReplica, decodeFrame, encodeKvOperation } from '@ackord/core';
+import { ACK_POLICIES, type BaseReplica, decodeFrame, encodeKvOperation } from '@ackord/core';
 import { VirtualClock } from '@ackord/core/testing';
 import { Oracle, type Violation } from './oracle.js';
 import { Prng } from './prng.js';
@@ -93,7 +93,11 @@ class Simulation {
         : options.mutant === 'rollback-past-common'
           ? { rollbackPastCommon: true }
           : undefined;
-    this.#oracle = new Oracle(this.#sites, (line) => this.#note(line));
+    this.#oracle = new Oracle(
+      this.#sites,
+      (line) => this.#note(line),
+      () => this.#clock.now(),
+    );
     for (const { id, durability } of this.#scenario.sites) {
       const site = new SimSite(
         id,
@@ -103,9 +107,17 @@ class Simulation {
         {
           send: (from, message, target, flags) => this.#send(from, message, target, flags),
           attach: (attached, replica) => this.#attach(attached, replica),
+          attachManager: (attached, manager) => {
+            manager.on('permFailed', (event) => this.#oracle.onPermFailed(attached, event));
+          },
         },
-        this.#scenario.bulk,
-        mutations,
+        {
+          bulk: this.#scenario.bulk,
+          mutations,
+          // The must-fail controls break the core under the base API; manager runs need no mutant.
+          manager: this.#scenario.manager && mutations === undefined,
+          ackTimeoutMs: this.#scenario.ackTimeoutMs,
+        },
       );
       this.#sites.set(id, site);
     }
@@ -114,10 +126,10 @@ class Simulation {
   async run(): Promise<RunResult> {
     const scenario = this.#scenario;
     this.#note(
-      `scenario sites=${scenario.sites.map((s) => `${s.id}:${s.durability}`).join(',')} bulk=${scenario.bulk} loss=${scenario.lossRate} dup=${scenario.duplicateRate} corrupt=${scenario.corruptRate} delay=${scenario.minDelayMs}-${scenario.maxDelayMs}`,
+      `scenario ${scenario.manager && this.#options.mutant === undefined ? 'manager' : 'base'} sites=${scenario.sites.map((s) => `${s.id}:${s.durability}`).join(',')} bulk=${scenario.bulk} loss=${scenario.lossRate} dup=${scenario.duplicateRate} corrupt=${scenario.corruptRate} delay=${scenario.minDelayMs}-${scenario.maxDelayMs}`,
     );
     for (const site of this.#sites.values()) await site.start();
-    for (const site of this.#sites.values()) for (const peer of site.peers) await site.replica!.peerUp(peer);
+    for (const site of this.#sites.values()) for (const peer of site.peers) await site.peerUp(peer);
     await this.#failover('initial');
     this.#scheduleNext('commit', scenario.commitEveryMs);
     this.#scheduleNext('crash', scenario.crashEveryMs);
@@ -140,7 +152,7 @@ class Simulation {
         `no convergence within the liveness budget after faults healed: ${states.join('; ')}`,
       );
     }
-    for (const site of this.#sites.values()) await site.replica?.close();
+    for (const site of this.#sites.values()) if (site.alive) await site.close();
 
     return {
       seed: this.#options.seed,
@@ -280,10 +292,10 @@ class Simulation {
           return;
         const decoded = decodeFrame(event.bytes);
         this.#note(
-          `${event.from}->${event.to} ${decoded.ok ? decoded.message.type : `bad:${decoded.error.reason}`}`,
+          `${event.from}->${event.to} ${decoded.ok ? decoded.message.type : `bad:${decoded.error.reason} (${decoded.error.message})`}`,
         );
         try {
-          const result = await site.replica!.processMessage(event.bytes, event.from);
+          const result = await site.deliver(event.bytes, event.from);
           this.#oracle.onResult(site, result);
         } catch (error) {
           this.#oracle.violation(
@@ -347,9 +359,13 @@ class Simulation {
         encodeKvOperation({ op: 'put', key: `k${this.#rng.int(0, 50)}`, value: Buffer.from(`v${n}`) }),
       );
     }
-    const replica = master.replica!;
-    replica.commit(payloads).then(
-      (receipt) => this.#oracle.onCommitted(master, receipt),
+    const policy = this.#rng.pick(ACK_POLICIES);
+    const startedAt = this.#clock.now();
+    master.commit(payloads, policy).then(
+      (receipt) => {
+        if (receipt !== undefined)
+          this.#oracle.onReceipt(master, receipt, startedAt, this.#scenario.ackTimeoutMs);
+      },
       () => undefined, // stepped down or crashed mid-commit: the outcome is unknown, not a failure
     );
   }
@@ -379,7 +395,7 @@ class Simulation {
     await site.crash(kind, (unsynced) => Math.floor(unsynced * tear));
     for (const peer of site.peers) {
       const other = this.#sites.get(peer)!;
-      if (other.alive) await other.replica!.peerDown(site.id);
+      if (other.alive) await other.peerDown(site.id);
     }
     this.#scheduler.schedule(this.#clock.now() + this.#rng.int(20, 400), { kind: 'restart', site: site.id });
   }
@@ -398,8 +414,8 @@ class Simulation {
     for (const peer of site.peers) {
       const other = this.#sites.get(peer)!;
       if (!other.alive || !this.#connected(id, peer)) continue;
-      await other.replica!.peerUp(id);
-      await site.replica!.peerUp(peer);
+      await other.peerUp(id);
+      await site.peerUp(peer);
     }
   }
 
@@ -417,7 +433,7 @@ class Simulation {
       [b, a],
     ] as const) {
       const site = this.#sites.get(x)!;
-      if (site.alive) await site.replica!.peerDown(y);
+      if (site.alive) await site.peerDown(y);
     }
     this.#scheduler.schedule(this.#clock.now() + this.#rng.int(50, 1000), { kind: 'heal' });
   }
@@ -433,7 +449,7 @@ class Simulation {
         [b, a],
       ] as const) {
         const site = this.#sites.get(x)!;
-        if (site.alive && this.#sites.get(y)!.alive) await site.replica!.peerUp(y);
+        if (site.alive && this.#sites.get(y)!.alive) await site.peerUp(y);
       }
     }
   }
@@ -471,8 +487,8 @@ class Simulation {
     this.#failovers++;
     this.#note(`failover (${reason}) -> ${best.id} gen ${this.#maxGeneration}`);
     this.#oracle.onFailover(best, component);
-    if (old !== undefined && old !== best && this.#rng.chance(0.5)) await old.replica!.becomeClient();
-    await best.replica!.becomeMaster(this.#maxGeneration);
+    if (old !== undefined && old !== best && this.#rng.chance(0.5)) await old.becomeClient();
+    await best.becomeMaster(this.#maxGeneration);
   }
 
   async #heal(): Promise<void> {

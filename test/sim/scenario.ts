@@ -18,6 +18,9 @@ export interface Scenario {
   /** Mean time between log trims (snapshot + segment removal) at a random site. */
   readonly trimEveryMs: number;
   readonly commitEveryMs: number;
+  /** Sites run the replication manager (policies, timeouts, receipts); otherwise the base API. */
+  readonly manager: boolean;
+  readonly ackTimeoutMs: number;
   readonly safetyMs: number;
   readonly livenessBudgetMs: number;
 }
@@ -43,6 +46,8 @@ export function drawScenario(rng: Prng): Scenario {
     failoverEveryMs: rng.pick([500, 1500, 4000]),
     trimEveryMs: rng.pick([400, 1500, 1_000_000]),
     commitEveryMs: rng.pick([2, 5, 15]),
+    manager: rng.chance(0.5),
+    ackTimeoutMs: rng.pick([20, 100, 400]),
     safetyMs: 3_000,
     livenessBudgetMs: 30_000,
   };

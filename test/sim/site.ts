@@ -1,11 +1,23 @@
-/** One simulated site: in-memory storage that models crashes, the production log and base replica. */
+/**
+ * One simulated site: in-memory storage that models crashes, the production log, and either the base
+ * replica driven directly (the application owns the transport) or the replication manager over a
+ * transport that rides on the simulated network.
+ */
 import {
+  type AckPolicy,
   BaseReplica,
+  type CommitReceipt,
+  createReplicationManager,
   KvStateMachine,
   MemoryStorage,
   openLog,
+  type ReplicationManager,
   type SendFunction,
+  type SendOutcome,
+  type SiteId,
   type TestMutations,
+  type Transport,
+  type TransportHandlers,
   type VirtualClock,
   type WriteAheadLog,
 } from '@ackord/core';
@@ -14,6 +26,61 @@ import type { Durability } from './scenario.js';
 export interface SiteHooks {
   readonly send: (from: string, message: Uint8Array, target: string | 'broadcast', flags: number) => boolean;
   readonly attach: (site: SimSite, replica: BaseReplica) => void;
+  readonly attachManager: (site: SimSite, manager: ReplicationManager) => void;
+}
+
+export interface SiteSettings {
+  readonly bulk: boolean;
+  readonly mutations: TestMutations | undefined;
+  /** Run the replication manager (ack policies, timeouts, receipts) instead of the bare base API. */
+  readonly manager: boolean;
+  readonly ackTimeoutMs: number;
+}
+
+/** The manager's transport in the simulator: frames go through the simulated network. */
+class SimTransport implements Transport {
+  readonly siteId: SiteId;
+  readonly #send: (to: SiteId, frame: Uint8Array) => boolean;
+  readonly #up = new Set<SiteId>();
+  #handlers: TransportHandlers | undefined;
+
+  constructor(siteId: SiteId, send: (to: SiteId, frame: Uint8Array) => boolean) {
+    this.siteId = siteId;
+    this.#send = send;
+  }
+
+  async start(handlers: TransportHandlers): Promise<void> {
+    this.#handlers = handlers;
+  }
+
+  send(to: SiteId, frame: Uint8Array): SendOutcome {
+    if (!this.#up.has(to)) return 'peerDown';
+    return this.#send(to, frame) ? 'queued' : 'peerDown';
+  }
+
+  connectedPeers(): ReadonlySet<SiteId> {
+    return this.#up;
+  }
+
+  async close(): Promise<void> {
+    this.#up.clear();
+    this.#handlers = undefined;
+  }
+
+  deliver(from: SiteId, frame: Uint8Array): void {
+    this.#handlers?.frame(from, frame);
+  }
+
+  peerUp(site: SiteId): void {
+    if (this.#up.has(site)) return;
+    this.#up.add(site);
+    this.#handlers?.peerUp(site);
+  }
+
+  peerDown(site: SiteId): void {
+    if (!this.#up.delete(site)) return;
+    this.#handlers?.peerDown(site);
+  }
 }
 
 export class SimSite {
@@ -21,15 +88,17 @@ export class SimSite {
   readonly durability: Durability;
   readonly peers: readonly string[];
   storage: MemoryStorage;
+  /** The base replica (in manager mode: the one under the manager). */
   replica: BaseReplica | undefined;
+  manager: ReplicationManager | undefined;
   kv: KvStateMachine = new KvStateMachine();
   /** Bumped on every crash: events addressed to an older incarnation are dropped. */
   incarnation = 0;
 
   readonly #clock: VirtualClock;
   readonly #hooks: SiteHooks;
-  readonly #bulk: boolean;
-  readonly #mutations: TestMutations | undefined;
+  readonly #settings: SiteSettings;
+  #transport: SimTransport | undefined;
 
   constructor(
     id: string,
@@ -37,8 +106,7 @@ export class SimSite {
     peers: readonly string[],
     clock: VirtualClock,
     hooks: SiteHooks,
-    bulk: boolean,
-    mutations: TestMutations | undefined,
+    settings: SiteSettings,
   ) {
     this.id = id;
     this.durability = durability;
@@ -46,8 +114,7 @@ export class SimSite {
     this.storage = new MemoryStorage(id);
     this.#clock = clock;
     this.#hooks = hooks;
-    this.#bulk = bulk;
-    this.#mutations = mutations;
+    this.#settings = settings;
   }
 
   get alive(): boolean {
@@ -58,15 +125,19 @@ export class SimSite {
     return this.replica!.log;
   }
 
-  /** Opens the log on the current storage (recovering it) and starts the replica as a client. */
+  /** Opens the log on the current storage (recovering it) and starts the site as a client. */
   async start(): Promise<void> {
+    this.kv = new KvStateMachine();
+    if (this.#settings.manager) {
+      await this.#startManager();
+      return;
+    }
     const log = await openLog(this.storage, {
       durability: this.durability,
       clock: this.#clock,
       segmentBytes: 16 * 1024,
       clusterId: 'sim',
     });
-    this.kv = new KvStateMachine();
     const send: SendFunction = (message, target, flags) => this.#hooks.send(this.id, message, target, flags);
     const replica = BaseReplica.open({
       siteId: this.id,
@@ -75,13 +146,71 @@ export class SimSite {
       stateMachine: this.kv,
       send,
       clock: this.#clock,
-      bulk: { enabled: this.#bulk, maxBytes: 64 * 1024, maxDelayMs: 2 },
+      bulk: { enabled: this.#settings.bulk, maxBytes: 64 * 1024, maxDelayMs: 2 },
       heartbeatIntervalMs: 200,
-      ...(this.#mutations === undefined ? {} : { testMutations: this.#mutations }),
+      ...(this.#settings.mutations === undefined ? {} : { testMutations: this.#settings.mutations }),
     });
     this.replica = replica;
     this.#hooks.attach(this, replica);
     await replica.becomeClient();
+  }
+
+  async #startManager(): Promise<void> {
+    const transport = new SimTransport(this.id, (to, frame) => this.#hooks.send(this.id, frame, to, 0));
+    const manager = await createReplicationManager({
+      siteId: this.id,
+      sites: [this.id, ...this.peers].sort().map((id) => ({ id, priority: 1 })),
+      storage: this.storage,
+      durability: this.durability,
+      clusterId: 'sim',
+      transport,
+      stateMachine: this.kv,
+      clock: this.#clock,
+      ackTimeoutMs: this.#settings.ackTimeoutMs,
+      heartbeatIntervalMs: 200,
+      masterTimeoutMs: 1000,
+    });
+    this.#transport = transport;
+    this.manager = manager;
+    this.replica = manager.replica;
+    this.#hooks.attach(this, manager.replica);
+    this.#hooks.attachManager(this, manager);
+  }
+
+  /** A frame from the network. */
+  async deliver(bytes: Uint8Array, from: string): ReturnType<BaseReplica['processMessage']> {
+    if (this.#transport !== undefined) {
+      this.#transport.deliver(from, bytes);
+      return { code: 'OK' };
+    }
+    return this.replica!.processMessage(bytes, from);
+  }
+
+  async peerUp(peer: string): Promise<void> {
+    if (this.#transport !== undefined) this.#transport.peerUp(peer);
+    else await this.replica!.peerUp(peer);
+  }
+
+  async peerDown(peer: string): Promise<void> {
+    if (this.#transport !== undefined) this.#transport.peerDown(peer);
+    else await this.replica!.peerDown(peer);
+  }
+
+  async becomeMaster(generation: number): Promise<void> {
+    if (this.manager !== undefined) await this.manager.becomeMaster(generation);
+    else await this.replica!.becomeMaster(generation);
+  }
+
+  async becomeClient(): Promise<void> {
+    if (this.manager !== undefined) await this.manager.becomeClient();
+    else await this.replica!.becomeClient();
+  }
+
+  /** Commits through the manager (with a policy) or the base API; resolves to a receipt or undefined. */
+  async commit(payloads: Uint8Array[], policy: AckPolicy): Promise<CommitReceipt | undefined> {
+    if (this.manager !== undefined) return this.manager.commit(payloads, { policy });
+    await this.replica!.commit(payloads);
+    return undefined;
   }
 
   /**
@@ -91,12 +220,24 @@ export class SimSite {
   async crash(kind: 'power' | 'process', tornBytes: (unsynced: number) => number): Promise<void> {
     const image = this.storage.crash({ kind, tornBytes: (_file, unsynced) => tornBytes(unsynced) });
     const replica = this.replica;
+    const manager = this.manager;
     this.replica = undefined;
+    this.manager = undefined;
+    this.#transport = undefined;
     this.incarnation++;
     this.storage = image;
-    if (replica !== undefined) {
+    if (manager !== undefined) {
+      manager.removeAllListeners();
+      replica?.removeAllListeners();
+      await manager.close().catch(() => undefined);
+    } else if (replica !== undefined) {
       replica.removeAllListeners();
       await replica.close().catch(() => undefined);
     }
+  }
+
+  async close(): Promise<void> {
+    if (this.manager !== undefined) await this.manager.close();
+    else await this.replica?.close();
   }
 }

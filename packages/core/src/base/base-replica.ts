@@ -161,7 +161,6 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   #appliedWaiters: AppliedWaiter[] = [];
   #appliedLsn: number;
   #closed = false;
-  readonly #encoded = new WeakMap<Message, Buffer>();
 
   /** Opens a replica on an open log: replays the log into the state machine and starts as neither role. */
   static open(options: BaseReplicaOptions): BaseReplica {
@@ -390,7 +389,9 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       if (effects.length === 0) break;
       for (const effect of effects) {
         try {
-          await this.#perform(effect);
+          // Most effects are synchronous: awaiting them anyway would cost a microtask turn each.
+          const pending = this.#perform(effect);
+          if (pending !== undefined) await pending;
         } catch (error) {
           this.emit('fatal', error as Error);
           throw error;
@@ -400,7 +401,8 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     this.#armTimer();
   }
 
-  async #perform(effect: ReplicaEffect): Promise<void> {
+  /** Performs one effect; returns a promise only for those that do asynchronous work. */
+  #perform(effect: ReplicaEffect): Promise<void> | undefined {
     switch (effect.type) {
       case 'append':
         this.#log.appendEncoded(effect.bytes, effect.firstLsn);
@@ -422,26 +424,14 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
         this.#readLog(effect.requestId, effect.fromLsn, effect.toLsn, effect.maxBytes);
         return;
       case 'truncate':
-        await this.#rollback(effect.toLsn);
-        return;
+        return this.#rollback(effect.toLsn);
       case 'apply':
         this.#apply(effect.txn);
         return;
-      case 'takeSnapshot': {
-        const lsn = this.#log.nextLsn;
-        const data = this.#stateMachine.snapshot();
-        // The client's log will start at `lsn`: what the snapshot stands for must be durable here first.
-        await this.#log.logFlush({ sync: 'on' });
-        this.#core.step({ type: 'snapshotTaken', requestId: effect.requestId, lsn, data });
-        return;
-      }
+      case 'takeSnapshot':
+        return this.#takeSnapshot(effect.requestId);
       case 'restore':
-        await this.#log.reset(effect.lsn, effect.snapshot, this.#core.history.generationAt(effect.lsn - 1));
-        this.#stateMachine.restore(effect.snapshot);
-        this.#appliedLsn = effect.lsn;
-        this.#resolveAppliedWaiters();
-        this.emit('restored', { lsn: effect.lsn });
-        return;
+        return this.#restore(effect.lsn, effect.snapshot);
       case 'roleChanged':
         if (effect.role !== 'master') {
           // Mastership is gone: nothing still batched will be shipped by this site.
@@ -466,6 +456,27 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     }
   }
 
+  async #takeSnapshot(requestId: number): Promise<void> {
+    const lsn = this.#log.nextLsn;
+    const data = this.#stateMachine.snapshot();
+    // The client's log will start at `lsn`: what the snapshot stands for must be durable here first.
+    await this.#log.logFlush({ sync: 'on' });
+    this.#core.step({ type: 'snapshotTaken', requestId, lsn, data });
+  }
+
+  async #restore(lsn: number, snapshot: Uint8Array): Promise<void> {
+    await this.#log.reset(
+      lsn,
+      snapshot,
+      this.#core.history.generationAt(lsn - 1),
+      this.#core.history.entries.filter((entry) => entry.lsn < lsn),
+    );
+    this.#stateMachine.restore(snapshot);
+    this.#appliedLsn = lsn;
+    this.#resolveAppliedWaiters();
+    this.emit('restored', { lsn });
+  }
+
   #afterAppend(): void {
     const mode = this.#log.durability;
     if (mode === 'write' || mode === 'delayed') {
@@ -485,19 +496,15 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     });
   }
 
-  #encode(message: Message): Buffer {
-    let bytes = this.#encoded.get(message);
-    if (bytes === undefined) {
-      bytes = encodeMessage(message);
-      this.#encoded.set(message, bytes);
-    }
-    return bytes;
+  #deliver(message: Message, to: SiteId | 'broadcast', flags: number): Promise<boolean> {
+    return this.#deliverEncoded(() => encodeMessage(message), to, flags);
   }
 
-  #deliver(message: Message, to: SiteId | 'broadcast', flags: number): Promise<boolean> {
+  /** Sends what `encode` returns; a throw from either (a bad message, a failing send) counts as not sent. */
+  #deliverEncoded(encode: () => Buffer, to: SiteId | 'broadcast', flags: number): Promise<boolean> {
     let sent: Promise<boolean> | boolean;
     try {
-      sent = this.#send(this.#encode(message), to, flags);
+      sent = this.#send(encode(), to, flags);
     } catch {
       return Promise.resolve(false);
     }
@@ -505,7 +512,10 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   }
 
   #ship(effect: Extract<ReplicaEffect, { type: 'ship' }>): void {
-    const deliveries = effect.to.map((site) => this.#deliver(effect.message, site, effect.flags));
+    // Encoded once for every recipient (at the first delivery, so a throw still counts as not sent).
+    let bytes: Buffer | undefined;
+    const encode = () => (bytes ??= encodeMessage(effect.message));
+    const deliveries = effect.to.map((site) => this.#deliverEncoded(encode, site, effect.flags));
     const outcome = Promise.all(deliveries).then((results) => ({
       ok: results.length > 0 && results.every(Boolean),
       to: effect.to,
@@ -651,10 +661,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     const stored = this.#log.loadSnapshot();
     this.#stateMachine.restore(stored?.data);
     const replay = this.#replayInto(stored?.lsn ?? this.#log.firstLsn);
-    if (stored !== undefined && (replay.history.length === 0 || replay.history[0]!.lsn > stored.lsn - 1)) {
-      // The log starts at the snapshot: the generation of the record before it came with the snapshot.
-      replay.history.unshift({ generation: stored.generation, lsn: stored.lsn - 1 });
-    }
+    if (stored !== undefined) replay.history = mergeHistories(stored.history, replay.history);
     return replay;
   }
 
@@ -671,7 +678,12 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     return this.#serialize(async () => {
       const lsn = this.#appliedLsn;
       const data = this.#stateMachine.snapshot();
-      await this.#log.saveSnapshot(lsn, this.#core.history.generationAt(lsn - 1), data);
+      await this.#log.saveSnapshot(
+        lsn,
+        this.#core.history.generationAt(lsn - 1),
+        data,
+        this.#core.history.entries.filter((entry) => entry.lsn < lsn),
+      );
       const { removed, firstLsn } = this.#log.removeSegmentsBefore(lsn);
       this.#core.noteLogTrimmed(lsn);
       return { snapshotLsn: lsn, removed, firstLsn };
@@ -726,6 +738,21 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       openTransactions: [...open].map(([txnId, payloads]) => ({ txnId, payloads })),
     };
   }
+}
+
+/**
+ * The history stored with a snapshot (exact starts of the generations below it) merged with the one
+ * read from the log (whose first entry may be a trimmed segment's start, not a generation's): per
+ * generation the earliest start wins.
+ */
+function mergeHistories(stored: readonly HistoryEntry[], scanned: readonly HistoryEntry[]): HistoryEntry[] {
+  const merged: HistoryEntry[] = [];
+  for (const entry of [...stored, ...scanned].sort((a, b) => a.lsn - b.lsn)) {
+    const last = merged.at(-1);
+    if (last !== undefined && last.generation >= entry.generation) continue;
+    merged.push(entry);
+  }
+  return merged;
 }
 
 interface ReplayResult {

@@ -345,30 +345,67 @@ export class WriteAheadLog implements AsyncDisposable {
     if (firstLsn !== this.#nextLsn) {
       throw new InvalidLsnError(firstLsn, `encoded records must go at the end of the log (${this.#nextLsn})`);
     }
+    // Copies whole runs of records at once: each run is as long as fits both the write buffer and the
+    // current segment, so the buffer write-out and segment switches happen at the same record
+    // boundaries as they would record by record, and a bad record still leaves the ones before it in.
+    const maxRecordBytes = this.#maxRecordBytes;
     let offset = 0;
     while (offset < bytes.length) {
-      const size = recordLengthAt(bytes, offset);
-      if (size < RECORD_HEADER_BYTES || size > this.#maxRecordBytes || offset + size > bytes.length) {
+      const firstSize = recordLengthAt(bytes, offset);
+      if (
+        firstSize < RECORD_HEADER_BYTES ||
+        firstSize > maxRecordBytes ||
+        offset + firstSize > bytes.length
+      ) {
         throw new InvalidLsnError(firstLsn + offset, 'not a whole record');
       }
-      const current = this.#segments.at(-1)!;
-      if (SEGMENT_HEADER_BYTES + (this.#nextLsn - current.firstLsn) + size > this.#options.segmentBytes) {
+      if (
+        SEGMENT_HEADER_BYTES + (this.#nextLsn - this.#segments.at(-1)!.firstLsn) + firstSize >
+        this.#options.segmentBytes
+      ) {
         this.#switchSegment();
       }
-      if (this.#bufferUsed + size > this.#buffer.length) this.#writeOut();
-      this.#buffer.set(bytes.subarray(offset, offset + size), this.#bufferUsed);
-      this.#bufferUsed += size;
-      this.#nextLsn += size;
-      this.#bytesAppended += size;
-      this.#recordsAppended++;
-      const generation = recordGenerationAt(bytes, offset);
-      if (generation > this.#generation) this.#generation = generation;
-      const txnId = recordTxnIdAt(bytes, offset);
-      if (txnId >= this.#nextTxnId) this.#nextTxnId = txnId + 1;
-      const type = recordTypeAt(bytes, offset);
-      if (type === RecordType.commit) this.#commits++;
-      else if (type === RecordType.checkpoint) this.#lastCheckpointLsn = this.#nextLsn - size;
-      offset += size;
+      if (this.#bufferUsed + firstSize > this.#buffer.length) this.#writeOut();
+      const segmentRoom =
+        this.#options.segmentBytes - SEGMENT_HEADER_BYTES - (this.#nextLsn - this.#segments.at(-1)!.firstLsn);
+      const room = Math.min(this.#buffer.length - this.#bufferUsed, segmentRoom);
+      let end = offset;
+      let records = 0;
+      let commits = 0;
+      let generation = this.#generation;
+      let nextTxnId = this.#nextTxnId;
+      let checkpointAt = -1;
+      let badAt = -1;
+      while (end < bytes.length) {
+        const size = recordLengthAt(bytes, end);
+        if (size < RECORD_HEADER_BYTES || size > maxRecordBytes || end + size > bytes.length) {
+          badAt = end;
+          break;
+        }
+        // The first record always goes in (room was made above), as the record-by-record copy did.
+        if (records > 0 && end - offset + size > room) break;
+        const recordGeneration = recordGenerationAt(bytes, end);
+        if (recordGeneration > generation) generation = recordGeneration;
+        const txnId = recordTxnIdAt(bytes, end);
+        if (txnId >= nextTxnId) nextTxnId = txnId + 1;
+        const type = recordTypeAt(bytes, end);
+        if (type === RecordType.commit) commits++;
+        else if (type === RecordType.checkpoint) checkpointAt = end;
+        records++;
+        end += size;
+      }
+      const runBytes = end - offset;
+      this.#buffer.set(bytes.subarray(offset, end), this.#bufferUsed);
+      if (checkpointAt >= 0) this.#lastCheckpointLsn = this.#nextLsn + (checkpointAt - offset);
+      this.#bufferUsed += runBytes;
+      this.#nextLsn += runBytes;
+      this.#bytesAppended += runBytes;
+      this.#recordsAppended += records;
+      this.#commits += commits;
+      this.#generation = generation;
+      this.#nextTxnId = nextTxnId;
+      if (badAt >= 0) throw new InvalidLsnError(firstLsn + badAt, 'not a whole record');
+      offset = end;
     }
   }
 
@@ -425,12 +462,17 @@ export class WriteAheadLog implements AsyncDisposable {
    * Internal init: replaces the whole log by an empty one that starts at `firstLsn`, after storing the
    * state-machine snapshot that stands for everything before it. Durable on return.
    */
-  async reset(firstLsn: number, snapshot: Uint8Array, generation: number): Promise<void> {
+  async reset(
+    firstLsn: number,
+    snapshot: Uint8Array,
+    generation: number,
+    history: StoredSnapshot['history'] = [],
+  ): Promise<void> {
     this.#assertWritable();
     if (this.#openTxns.size > 0) throw new InvalidStateError('cannot reset with open local transactions');
     try {
       // Marked "reset" first: a crash from here on makes recovery finish the reset (see snapshot-file.ts).
-      writeSnapshot(this.#storage, { lsn: firstLsn, generation, kind: 'reset', data: snapshot });
+      writeSnapshot(this.#storage, { lsn: firstLsn, generation, kind: 'reset', data: snapshot, history });
       for (const segment of this.#segments.splice(0)) {
         this.#retire(segment.file);
         this.#storage.remove(segment.name);
@@ -440,7 +482,13 @@ export class WriteAheadLog implements AsyncDisposable {
       file.syncNow();
       this.#storage.syncDirectory();
       this.#segments.push({ name: file.name, firstLsn, endLsn: firstLsn, file });
-      writeSnapshot(this.#storage, { lsn: firstLsn, generation, kind: 'checkpoint', data: snapshot });
+      writeSnapshot(this.#storage, {
+        lsn: firstLsn,
+        generation,
+        kind: 'checkpoint',
+        data: snapshot,
+        history,
+      });
     } catch (error) {
       throw this.#fail('reset', error);
     }
@@ -459,7 +507,12 @@ export class WriteAheadLog implements AsyncDisposable {
    * boundary in this log). The log is flushed first: the snapshot never gets ahead of the records it
    * summarizes. After it, segments below `lsn` may be removed (see `removeSegmentsBefore`).
    */
-  async saveSnapshot(lsn: number, generation: number, data: Uint8Array): Promise<void> {
+  async saveSnapshot(
+    lsn: number,
+    generation: number,
+    data: Uint8Array,
+    history: StoredSnapshot['history'] = [],
+  ): Promise<void> {
     this.#assertWritable();
     if (lsn < this.firstLsn || lsn > this.#nextLsn) {
       throw new InvalidLsnError(
@@ -469,7 +522,7 @@ export class WriteAheadLog implements AsyncDisposable {
     }
     await this.logFlush({ sync: 'on' });
     try {
-      writeSnapshot(this.#storage, { lsn, generation, kind: 'checkpoint', data });
+      writeSnapshot(this.#storage, { lsn, generation, kind: 'checkpoint', data, history });
     } catch (error) {
       throw this.#fail('snapshot', error);
     }

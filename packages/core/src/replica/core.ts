@@ -295,7 +295,13 @@ export class ReplicaCore {
     const commitLsn = firstLsn + offset;
     COMMIT_PAYLOAD.writeUInt32LE(payloads.length, 0);
     encodeRecordInto(bytes, offset, commitLsn, generation, RecordType.commit, txnId, COMMIT_PAYLOAD);
-    this.#appendLocal(bytes, true);
+    // What #appendLocal would learn by reading the records back, known here already: one generation,
+    // one transaction (its id taken above), the commit last.
+    this.#effects.push({ type: 'append', bytes, firstLsn, endLsn: firstLsn + size });
+    this.#history.noteRecord(generation, firstLsn);
+    this.#lastCommitLsn = commitLsn;
+    this.#nextLsn = firstLsn + size;
+    this.#broadcast(bytes, firstLsn, true, payloads.length + 1);
     this.#effects.push({
       type: 'apply',
       txn: { txnId, generation, commitLsn, endLsn: firstLsn + size, payloads },
@@ -635,6 +641,15 @@ export class ReplicaCore {
     let lastCommit: number | undefined;
     let records = 0;
     let offset = 0;
+    // Client fast path: a transaction whose data records and commit arrive in this batch, with nothing
+    // of it held from before, collects its payloads here instead of in #openTxns (no Map entry, no
+    // object per record). Anything else — another transaction's record, an abort, the batch's end, or
+    // the open-transaction memory bound coming into reach — first hands what was collected to
+    // #holdData, which then ends in exactly the state the record-by-record path would have.
+    let pendingTxn = -1;
+    let pendingFirstLsn = 0;
+    let pendingBytes = 0;
+    let pendingPayloads: Uint8Array[] = [];
     while (offset < bytes.length) {
       const length = recordLengthAt(bytes, offset);
       const lsn = firstLsn + offset;
@@ -644,23 +659,82 @@ export class ReplicaCore {
       const txnId = recordTxnIdAt(bytes, offset);
       this.#history.noteRecord(generation, lsn);
       if (txnId >= this.#nextTxnId) this.#nextTxnId = txnId + 1;
+      if (isMaster) {
+        if (type === RecordType.commit) {
+          lastCommit = lsn;
+          this.#lastCommitLsn = lsn;
+        } else if (type === RecordType.abort) {
+          this.#dropOpen(txnId);
+        }
+        offset += length;
+        continue;
+      }
+      if (pendingTxn === txnId) {
+        if (type === RecordType.commit) {
+          lastCommit = lsn;
+          this.#lastCommitLsn = lsn;
+          this.#unackedCommits.push(lsn, lsn + length);
+          this.#effects.push({
+            type: 'apply',
+            txn: { txnId, generation, commitLsn: lsn, endLsn: lsn + length, payloads: pendingPayloads },
+          });
+          pendingTxn = -1;
+          pendingPayloads = [];
+          offset += length;
+          continue;
+        }
+        const payloadBytes = length - RECORD_HEADER_BYTES;
+        if (
+          type === RecordType.data &&
+          this.#openTxnBytes + pendingBytes + payloadBytes <= this.#config.maxOpenTransactionBytes
+        ) {
+          pendingPayloads.push(bytes.subarray(offset + RECORD_HEADER_BYTES, offset + length));
+          pendingBytes += payloadBytes;
+          offset += length;
+          continue;
+        }
+      }
+      if (pendingTxn >= 0) {
+        this.#holdPending(pendingTxn, pendingFirstLsn, pendingPayloads);
+        pendingTxn = -1;
+        pendingPayloads = [];
+      }
       if (type === RecordType.commit) {
         lastCommit = lsn;
         this.#lastCommitLsn = lsn;
-        if (!isMaster) {
-          this.#unackedCommits.push(lsn, lsn + length);
-          this.#applyCommitted(txnId, generation, lsn, lsn + length);
+        this.#unackedCommits.push(lsn, lsn + length);
+        this.#applyCommitted(txnId, generation, lsn, lsn + length);
+      } else if (type === RecordType.data) {
+        const payload = bytes.subarray(offset + RECORD_HEADER_BYTES, offset + length);
+        if (
+          !this.#openTxns.has(txnId) &&
+          this.#openTxnBytes + payload.length <= this.#config.maxOpenTransactionBytes
+        ) {
+          pendingTxn = txnId;
+          pendingFirstLsn = lsn;
+          pendingBytes = payload.length;
+          pendingPayloads.push(payload);
+        } else {
+          this.#holdData(txnId, lsn, payload);
         }
-      } else if (!isMaster && type === RecordType.data) {
-        this.#holdData(txnId, lsn, bytes.subarray(offset + RECORD_HEADER_BYTES, offset + length));
       } else if (type === RecordType.abort) {
         this.#dropOpen(txnId);
       }
       offset += length;
     }
+    if (pendingTxn >= 0) this.#holdPending(pendingTxn, pendingFirstLsn, pendingPayloads);
     this.#nextLsn = endLsn;
     if (isMaster) this.#broadcast(bytes, firstLsn, lastCommit !== undefined, records);
     return lastCommit;
+  }
+
+  /** Holds the data records the fast path of #appendLocal collected, as #holdData would have one by one. */
+  #holdPending(txnId: number, firstLsn: number, payloads: readonly Uint8Array[]): void {
+    let lsn = firstLsn;
+    for (const payload of payloads) {
+      this.#holdData(txnId, lsn, payload);
+      lsn += RECORD_HEADER_BYTES + payload.length;
+    }
   }
 
   #holdData(txnId: number, lsn: number, payload: Uint8Array): void {

@@ -73,6 +73,53 @@ export const logFieldsSchema = z
     message: 'must not exceed the message generation',
   });
 
+/**
+ * `logFieldsSchema`'s and `ackSchema`'s rules as plain comparisons, for the two message types of the hot
+ * path (zod's safeParse costs more than the rest of decoding a small frame). `true` means zod would
+ * accept too; on `false` the decoder runs zod, which stays the single source of the error and its
+ * issues — so these may only ever be stricter than the schemas, never looser. Keep in step with them.
+ */
+export function logFieldsLookValid(fields: {
+  readonly generation: number;
+  readonly flags: number;
+  readonly prevLsn: number;
+  readonly prevGeneration: number;
+}): boolean {
+  const { generation, prevGeneration, prevLsn, flags } = fields;
+  return (
+    isU32(generation) &&
+    isU32(prevGeneration) &&
+    isLsn(prevLsn) &&
+    Number.isInteger(flags) &&
+    flags >= 0 &&
+    flags <= 0xff &&
+    (flags & ~LOG_FLAGS) === 0 &&
+    (prevLsn !== 0 || prevGeneration === 0) &&
+    prevGeneration <= generation
+  );
+}
+
+/** See `logFieldsLookValid`. */
+export function ackLooksValid(ack: AckMessage): boolean {
+  const level = ack.level;
+  return (
+    isU32(ack.generation) &&
+    isLsn(ack.lsn) &&
+    isLsn(ack.nextLsn) &&
+    (level === 'received' || level === 'written' || level === 'flushed')
+  );
+}
+
+const LOG_FLAGS = allowedFlags('log');
+
+function isU32(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= U32_MAX;
+}
+
+function isLsn(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
 const logSchema = logFieldsSchema.and(z.object({ records: z.instanceof(Uint8Array) }));
 
 const ackSchema = z.object({
