@@ -387,7 +387,10 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       timer = this.#clock.setTimeout(() => {
-        pending.finish('permFailed', 'timeout', this.#evaluate(local.lsn, policy, minRank));
+        const verdict = this.#evaluate(local.lsn, policy, minRank);
+        // all_available stops waiting at the timeout and judges durability by the quorum rule.
+        if (policy === 'all_available' && verdict.perm) pending.finish('acknowledged', undefined, verdict);
+        else pending.finish('permFailed', 'timeout', verdict);
       }, remaining);
       this.#pending.add(pending);
     });

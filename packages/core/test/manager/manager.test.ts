@@ -151,6 +151,29 @@ describe('replication manager receipts', () => {
     network.resume('c');
   });
 
+  it('reports every policy with one client slowed past the ack timeout', async () => {
+    const { clock, network, managers } = await makeCluster([{ id: 'a' }, { id: 'b' }, { id: 'c' }], {
+      ackTimeoutMs: 100,
+    });
+    const master = managers.get('a')!;
+    network.setDelay('a', 'c', 300); // c's acks arrive after the deadline
+    const expected: Record<AckPolicy, boolean> = {
+      none: true,
+      one: true,
+      one_peer: true,
+      quorum: true,
+      all: false,
+      all_peers: false,
+      all_available: true, // waits for c (connected) until the timeout, then judges by the quorum rule: b acked
+    };
+    for (const policy of Object.keys(expected) as AckPolicy[]) {
+      const receipt = await during(clock, master.commit(put(policy), { policy }));
+      expect(receipt.perm, policy).toBe(expected[policy]);
+      if (!expected[policy]) expect(receipt.reason, policy).toBe('timeout');
+      if (policy === 'all_available') expect(receipt.elapsedMs, policy).toBeGreaterThanOrEqual(100); // it waited for c
+    }
+  });
+
   it('pays the durability debt when the late client catches up', async () => {
     const { clock, network, managers } = await makeCluster([{ id: 'a' }, { id: 'b' }, { id: 'c' }], {
       ackTimeoutMs: 100,
