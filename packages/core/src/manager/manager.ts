@@ -386,12 +386,16 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         reject(signal!.reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      timer = this.#clock.setTimeout(() => {
-        const verdict = this.#evaluate(local.lsn, policy, minRank);
-        // all_available stops waiting at the timeout and judges durability by the quorum rule.
-        if (policy === 'all_available' && verdict.perm) pending.finish('acknowledged', undefined, verdict);
-        else pending.finish('permFailed', 'timeout', verdict);
-      }, remaining);
+      timer = this.#clock.setTimeout(
+        () => {
+          const verdict = this.#evaluate(local.lsn, policy, minRank);
+          // all_available stops waiting at the timeout and judges durability by the quorum rule.
+          if (policy === 'all_available' && verdict.perm) pending.finish('acknowledged', undefined, verdict);
+          else pending.finish('permFailed', 'timeout', verdict);
+        },
+        remaining,
+        { keepAlive: true },
+      );
       this.#pending.add(pending);
     });
     return settle(result.outcome, result.reason, result.verdict);

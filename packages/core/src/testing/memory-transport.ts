@@ -167,12 +167,17 @@ export class MemoryTransport implements Transport {
   _enqueue(from: SiteId, frame: Uint8Array, delayMs: number): SendOutcome {
     if (this.#queued >= MEMORY_LINK_MAX_QUEUED) return 'backpressure';
     this.#queued++;
-    this.#network.clock.setTimeout(() => {
-      this.#queued--;
-      if (this.#closed || !this.#up.has(from)) return;
-      if (this.#network.isPaused(this.siteId)) this.#held.push({ from, frame });
-      else this.#handlers?.frame(from, frame);
-    }, delayMs);
+    // keepAlive: a frame in flight keeps the process running, as a socket would.
+    this.#network.clock.setTimeout(
+      () => {
+        this.#queued--;
+        if (this.#closed || !this.#up.has(from)) return;
+        if (this.#network.isPaused(this.siteId)) this.#held.push({ from, frame });
+        else this.#handlers?.frame(from, frame);
+      },
+      delayMs,
+      { keepAlive: true },
+    );
     return 'queued';
   }
 
