@@ -49,6 +49,8 @@ export interface CommitReceipt {
   readonly ackedBy: readonly AckReceived[];
   /** Acks the policy still needed when the commit was reported (0 when met). */
   readonly needed: number;
+  /** The sites whose acks counted for the policy and had not arrived (who was needed). */
+  readonly missing: readonly SiteId[];
   /** The master flushed its own log because the commit was not perm (or a send failed). */
   readonly localFlushForced: boolean;
   readonly elapsedMs: number;
@@ -72,6 +74,8 @@ export interface PermFailedEvent {
   readonly reason: 'timeout' | 'unreachable' | 'notQuorum';
   readonly ackedBy: readonly AckReceived[];
   readonly needed: number;
+  /** The sites whose acks counted for the policy and had not arrived. */
+  readonly missing: readonly SiteId[];
 }
 
 export interface ManagerEvents {
@@ -315,6 +319,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       reason,
       ackedBy: this.#ackedBy(local.lsn, minRank, startedAt),
       needed: verdict?.needed ?? 0,
+      missing: verdict?.missing ?? [],
       localFlushForced,
       elapsedMs: this.#clock.now() - startedAt,
     });
@@ -340,6 +345,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
           reason: reason as PermFailedEvent['reason'],
           ackedBy: this.#ackedBy(local.lsn, minRank, startedAt),
           needed: verdict?.needed ?? 0,
+          missing: verdict?.missing ?? [],
         };
         this.#logger.warn(
           { lsn: local.lsn, policy, reason, needed: event.needed },

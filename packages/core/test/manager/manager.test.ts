@@ -143,7 +143,14 @@ describe('replication manager receipts', () => {
     expect(all.ackedBy.map((ack) => ack.site)).toEqual(['b']);
     expect(master.log.durableLsn).toBeGreaterThan(all.lsn);
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ lsn: all.lsn, policy: 'all', reason: 'timeout', needed: 1 });
+    expect(failed[0]).toMatchObject({
+      lsn: all.lsn,
+      policy: 'all',
+      reason: 'timeout',
+      needed: 1,
+      missing: ['c'],
+    });
+    expect(all.missing).toEqual(['c']);
     expect(master.stats().durabilityDebt.commits).toBe(1);
 
     const quorum = await during(clock, master.commit(put('y')));
@@ -382,5 +389,68 @@ describe('configuration', () => {
     expect(crossField).toBeInstanceOf(ConfigError);
     expect((crossField as ConfigError).message).toMatch(/unique/);
     expect((crossField as ConfigError).message).toMatch(/must include this site/);
+  });
+});
+
+describe('files and logging', () => {
+  it('runs on a real data directory and logs through a pino-compatible logger with site bindings', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ackord-manager-'));
+    const lines: {
+      bindings: Record<string, string | number>;
+      object: object;
+      message: string | undefined;
+    }[] = [];
+    const makeLogger = (bindings: Record<string, string | number>) => {
+      const write = (object: object, message?: string) => lines.push({ bindings, object, message });
+      const logger = {
+        debug: write,
+        info: write,
+        warn: write,
+        error: write,
+        child: (more: Record<string, string | number>) => makeLogger({ ...bindings, ...more }),
+      };
+      return logger;
+    };
+    const network = new MemoryNetwork();
+    const sites = [{ id: 'a' }, { id: 'b' }];
+    try {
+      const managers = await Promise.all(
+        sites.map(({ id }) =>
+          createReplicationManager({
+            siteId: id,
+            sites,
+            dir: path.join(root, id),
+            transport: network.createTransport(id),
+            stateMachine: new KvStateMachine(),
+            logger: makeLogger({ app: 'test' }),
+            twoSiteStrict: false,
+          }),
+        ),
+      );
+      open.push(...managers);
+      await managers[0]!.becomeMaster();
+      let receipt = await managers[0]!.commit(put('x'));
+      for (let attempt = 0; attempt < 100 && !receipt.perm; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        receipt = await managers[0]!.commit(put('x'));
+      }
+      expect(receipt.perm).toBe(true);
+      expect(fs.readdirSync(path.join(root, 'a')).some((name) => name.endsWith('.wal'))).toBe(true);
+      expect(
+        lines.some(
+          (line) =>
+            line.bindings.site === 'a' &&
+            line.bindings.component === 'manager' &&
+            line.bindings.app === 'test',
+        ),
+      ).toBe(true);
+      expect(lines.some((line) => line.message === 'became master')).toBe(true);
+    } finally {
+      for (const manager of open.splice(0)) await manager.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
