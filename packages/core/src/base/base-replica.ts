@@ -292,7 +292,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       localFlushForced = true;
       await this.#log.logFlush({ sync: 'on' });
     }
-    await localDurable;
+    if (localDurable !== undefined) await localDurable; // `none`/`write`/`delayed`: no turn to wait
     return {
       txnId: proposed.txnId,
       generation: proposed.generation,

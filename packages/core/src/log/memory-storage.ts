@@ -70,7 +70,9 @@ class MemoryFileState {
 
   ensureCapacity(size: number): void {
     if (size <= this.written.length) return;
-    const grown = Buffer.alloc(Math.max(size, this.written.length * 2, 4096));
+    // Unzeroed: bytes past writtenLength are never read (writes past the end and extending truncates zero
+    // their gap themselves).
+    const grown = Buffer.allocUnsafe(Math.max(size, this.written.length * 2, 4096));
     this.written.copy(grown, 0, 0, this.writtenLength);
     this.written = grown;
   }
