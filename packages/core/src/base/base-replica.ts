@@ -31,7 +31,7 @@ import {
 } from '../replica/types.js';
 import { decodeFrame } from '../wire/decode.js';
 import { encodeMessage } from '../wire/encode.js';
-import type { Message } from '../wire/messages.js';
+import type { ForwardMessage, ForwardResultMessage, Message } from '../wire/messages.js';
 
 /** Berkeley DB's send callback: deliver `message` to `target`; resolve false when it could not be sent. */
 export type SendFunction = (
@@ -116,6 +116,8 @@ export interface BaseReplicaEvents {
   newSite: [{ site: SiteId }];
   /** A frame that did not decode; it was dropped and nothing else changed. */
   badMessage: [{ from: SiteId; reason: string }];
+  /** A forwarded write or its answer: the manager's business, not the protocol core's. */
+  forwarded: [{ from: SiteId; message: ForwardMessage | ForwardResultMessage }];
   /** An effect failed (e.g. the log failed stop); the replica should be closed. */
   fatal: [Error];
 }
@@ -317,8 +319,13 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       this.emit('badMessage', { from, reason: decoded.error.message });
       return { code: 'IGNORE', reason: `bad frame: ${decoded.error.reason}` };
     }
+    const message = decoded.message;
+    if (message.type === 'forward' || message.type === 'forwardResult') {
+      this.emit('forwarded', { from, message });
+      return { code: 'OK' };
+    }
     const result = await this.#serialize(() => {
-      const result = this.#core.step({ type: 'message', from, message: decoded.message });
+      const result = this.#core.step({ type: 'message', from, message });
       return this.#execute().then(() => result);
     });
     if (result.code === 'ISPERM') await this.#awaitOwnLevel(result.lsn);

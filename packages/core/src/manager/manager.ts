@@ -16,6 +16,8 @@ import { type LogStats, openLog, type WriteAheadLog } from '../log/log.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { ACK_LEVEL_RANK, type AckLevel, type Role, type SiteId } from '../replica/types.js';
 import type { SendOutcome, Transport } from '../transport.js';
+import { encodeMessage } from '../wire/encode.js';
+import type { ForwardMessage, ForwardResultMessage } from '../wire/messages.js';
 import { DurabilityDebt } from './debt.js';
 import { type ManagerOptions, parseManagerOptions, type ResolvedManagerOptions } from './options.js';
 import { type AckPolicy, evaluatePolicy, type GroupSite, type PolicyVerdict } from './policy.js';
@@ -56,9 +58,16 @@ export interface CommitReceipt {
   readonly elapsedMs: number;
   /** Read-your-writes: `waitApplied(token)` on any site. */
   readonly token: string;
+  /** Set when a client forwarded the write: the master that committed it. */
+  readonly forwardedTo?: SiteId;
 }
 
 export interface ManagerCommitOptions {
+  /**
+   * On a client: send the write to the master, which commits it and answers with the outcome
+   * (write forwarding). Without it a client's commit throws NotMasterError.
+   */
+  readonly forward?: boolean;
   readonly policy?: AckPolicy;
   readonly ackTimeoutMs?: number;
   /** Only acks at this level or above count. */
@@ -151,6 +160,14 @@ interface PendingCommit {
   ) => void;
 }
 
+/** At most this many forwarded writes wait for their master's answer at once, per client. */
+export const MAX_FORWARDS_IN_FLIGHT = 1024;
+
+interface PendingForward {
+  readonly master: SiteId;
+  readonly finish: (answer: ForwardResultMessage | undefined) => void;
+}
+
 interface SiteAck {
   lsn: number;
   level: AckLevel;
@@ -175,6 +192,8 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
   readonly #acks = new Map<SiteId, SiteAck>();
   readonly #pending = new Set<PendingCommit>();
   readonly #debt = new DurabilityDebt();
+  readonly #forwards = new Map<number, PendingForward>();
+  #nextForwardId = 1;
   #watchdog: TimerHandle | undefined;
   #lastHeardFromMaster = 0;
   #masterSilenceReported = false;
@@ -292,7 +311,12 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
    */
   async commit(payloads: readonly Uint8Array[], options: ManagerCommitOptions = {}): Promise<CommitReceipt> {
     options.signal?.throwIfAborted();
-    if (this.#base.role !== 'master') throw new NotMasterError(this.siteId, this.#base.master);
+    if (this.#base.role !== 'master') {
+      const master = this.#base.master;
+      if (options.forward && master !== undefined && master !== this.siteId)
+        return this.#forward(master, payloads, options);
+      throw new NotMasterError(this.siteId, master);
+    }
     const policy: AckPolicy = this.#async ? 'none' : (options.policy ?? this.#options.ackPolicy);
     const timeoutMs = options.ackTimeoutMs ?? this.#options.ackTimeoutMs;
     const minRank = ACK_LEVEL_RANK[options.minAckLevel ?? this.#options.minAckLevel];
@@ -407,6 +431,107 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     return settle(result.outcome, result.reason, result.verdict);
   }
 
+  /**
+   * Write forwarding, client side: the master commits the write under the policy asked for and answers
+   * with the outcome. No answer within twice the ack timeout (plus a second) reports the outcome as
+   * unknown: the write may or may not have been committed.
+   */
+  async #forward(
+    master: SiteId,
+    payloads: readonly Uint8Array[],
+    options: ManagerCommitOptions,
+  ): Promise<CommitReceipt> {
+    if (this.#forwards.size >= MAX_FORWARDS_IN_FLIGHT) {
+      throw new InvalidStateError(`${MAX_FORWARDS_IN_FLIGHT} forwarded writes already wait for an answer`);
+    }
+    const startedAt = this.#clock.now();
+    const requestId = this.#nextForwardId++;
+    const policy = options.policy ?? this.#options.ackPolicy;
+    const waitMs = 2 * (options.ackTimeoutMs ?? this.#options.ackTimeoutMs) + 1000;
+    const answer = await new Promise<ForwardResultMessage | undefined>((resolve, reject) => {
+      const signal = options.signal;
+      const timer = this.#clock.setTimeout(() => pending.finish(undefined), waitMs, { keepAlive: true });
+      const onAbort = () => {
+        this.#forwards.delete(requestId);
+        this.#clock.clearTimeout(timer);
+        reject(signal!.reason);
+      };
+      const pending: PendingForward = {
+        master,
+        finish: (result) => {
+          this.#forwards.delete(requestId);
+          this.#clock.clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(result);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#forwards.set(requestId, pending);
+      const frame = encodeMessage({
+        type: 'forward',
+        generation: this.#base.generation,
+        requestId,
+        policy: options.policy,
+        payloads,
+      });
+      if (!this.#send(frame, master)) pending.finish(undefined);
+    });
+    if (answer?.outcome === 'notMaster') throw new NotMasterError(this.siteId, undefined);
+    const outcome: CommitOutcome = answer === undefined ? 'unknown' : answer.outcome;
+    const known = answer !== undefined && outcome !== 'unknown';
+    return {
+      txnId: 0,
+      lsn: answer?.lsn ?? 0,
+      generation: answer?.commitGeneration ?? 0,
+      policy,
+      outcome,
+      perm: outcome === 'unknown' ? undefined : outcome === 'acknowledged',
+      reason: known ? undefined : 'lostMastership',
+      ackedBy: [],
+      needed: 0,
+      missing: [],
+      localFlushForced: false,
+      elapsedMs: this.#clock.now() - startedAt,
+      token: answer !== undefined && answer.lsn > 0 ? `${answer.commitGeneration}:${answer.lsn}` : '',
+      forwardedTo: master,
+    };
+  }
+
+  /** Write forwarding, master side: commit for the client and tell it the outcome. */
+  async #onForwarded(from: SiteId, message: ForwardMessage | ForwardResultMessage): Promise<void> {
+    if (message.type === 'forwardResult') {
+      const pending = this.#forwards.get(message.requestId);
+      if (pending !== undefined && pending.master === from) pending.finish(message);
+      return;
+    }
+    const answer = (outcome: ForwardResultMessage['outcome'], lsn: number, commitGeneration: number) =>
+      this.#send(
+        encodeMessage({
+          type: 'forwardResult',
+          generation: this.#base.generation,
+          requestId: message.requestId,
+          outcome,
+          lsn,
+          commitGeneration,
+        }),
+        from,
+      );
+    if (this.#base.role !== 'master') {
+      answer('notMaster', 0, 0);
+      return;
+    }
+    try {
+      const receipt = await this.commit(
+        message.payloads,
+        message.policy === undefined ? {} : { policy: message.policy },
+      );
+      answer(receipt.outcome, receipt.lsn, receipt.generation);
+    } catch (error) {
+      if (error instanceof NotMasterError) answer('notMaster', 0, 0);
+      // Otherwise (the log failed) no answer: the client reports the outcome as unknown.
+    }
+  }
+
   /** Asynchronous replication: ships every queued record now. Synchronous: a no-op. */
   async sync(): Promise<void> {
     if (this.#base.role === 'master') await this.#base.ship();
@@ -452,6 +577,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     this.#closed = true;
     if (this.#watchdog !== undefined) this.#clock.clearTimeout(this.#watchdog);
     for (const pending of [...this.#pending]) pending.finish('unknown', 'lostMastership', undefined);
+    for (const forward of [...this.#forwards.values()]) forward.finish(undefined);
     await this.#transport.close();
     await this.#base.close();
   }
@@ -522,6 +648,9 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       } else {
         // Whatever was waiting for acks can no longer be decided here.
         for (const pending of [...this.#pending]) pending.finish('unknown', 'lostMastership', undefined);
+        // Forwarded writes to a master we no longer follow: their outcome is unknown.
+        for (const forward of [...this.#forwards.values()])
+          if (forward.master !== master) forward.finish(undefined);
         this.#logger.info({ generation, master }, 'became client');
         this.emit('client', { generation, master });
         this.#lastHeardFromMaster = this.#clock.now();
@@ -534,6 +663,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       this.emit('rollback', event);
     });
     base.on('restored', (event) => this.emit('restored', event));
+    base.on('forwarded', ({ from, message }) => void this.#onForwarded(from, message));
     base.on('joinFailure', (event) => this.emit('joinFailure', event));
     base.on('holdElection', (event) => this.emit('holdElection', event));
     base.on('fatal', (error) => {

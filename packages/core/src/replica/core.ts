@@ -444,6 +444,10 @@ export class ReplicaCore {
         if (message.generation < this.#generation) return ignore('vote from an older generation');
         this.#effects.push({ type: 'holdElection', reason: `${message.type} from ${from}` });
         return { code: 'HOLDELECTION' };
+      case 'forward':
+        return { code: 'IGNORE', reason: 'forwarded writes are handled by the manager' };
+      case 'forwardResult':
+        return { code: 'IGNORE', reason: 'forwarded writes are handled by the manager' };
       default:
         return assertNever(message);
     }

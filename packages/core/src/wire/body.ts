@@ -14,15 +14,23 @@
  *   vote1         generation u32 | electionGeneration u32 | dataGeneration u32 | lastLsn u64
  *                 | priority u32 | tiebreaker u32 | nsites u32 | nvotes u32              36
  *   vote2         generation u32 | electionGeneration u32 | length u8 | candidate UTF-8  9 + length
+ *   forward       generation u32 | requestId u32 | policy u8 | count u32 | count × payload
+ *                                                                                       13 + Σ(4 + length)
+ *   forwardResult generation u32 | requestId u32 | outcome u8 | lsn u64 | commitGeneration u32   21
  *
- * entry = generation u32 | lsn u64. u64 = lo u32 then hi u32, as in log/record.ts.
+ * entry = generation u32 | lsn u64. payload = length u32 | bytes. u64 = lo u32 then hi u32, as in
+ * log/record.ts. policy: 0 = the master's default, 1… = ACK_POLICIES in order. outcome: 1 acknowledged,
+ * 2 permFailed, 3 unknown, 4 notMaster.
  *
  * Decoding is the binary pass only: lengths, counts, enums, UTF-8. The caller then runs the zod pass.
  */
+import { ACK_POLICIES, type AckPolicy } from '../manager/policy.js';
 import type { HistoryEntry } from '../replica/history.js';
 import type { AckLevel } from '../replica/types.js';
 import {
   type DecodedMessage,
+  type ForwardOutcome,
+  MAX_FORWARD_PAYLOADS,
   MAX_MESSAGE_HISTORY_ENTRIES,
   MAX_SITE_ID_BYTES,
   type Message,
@@ -45,12 +53,33 @@ const MASTER_REQUEST_BYTES = 4;
 const HEARTBEAT_BYTES = 20;
 const VOTE1_BYTES = 36;
 const VOTE2_FIXED_BYTES = 9;
+const FORWARD_FIXED_BYTES = 13;
+const FORWARD_PAYLOAD_LENGTH_BYTES = 4;
+const FORWARD_RESULT_BYTES = 21;
 
 /** A lone surrogate would be written as U+FFFD and decode as another string: refuse it. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const ACK_LEVEL_CODES: Readonly<Record<AckLevel, number>> = { received: 1, written: 2, flushed: 3 };
 const ACK_LEVELS: readonly (AckLevel | undefined)[] = [undefined, 'received', 'written', 'flushed'];
+
+/** Policy byte: 0 = undefined (the master's default), then ACK_POLICIES in order from 1. */
+const POLICY_CODES: ReadonlyMap<AckPolicy, number> = new Map(
+  ACK_POLICIES.map((policy, index) => [policy, index + 1]),
+);
+const FORWARD_OUTCOME_CODES: Readonly<Record<ForwardOutcome, number>> = {
+  acknowledged: 1,
+  permFailed: 2,
+  unknown: 3,
+  notMaster: 4,
+};
+const FORWARD_OUTCOMES: readonly (ForwardOutcome | undefined)[] = [
+  undefined,
+  'acknowledged',
+  'permFailed',
+  'unknown',
+  'notMaster',
+];
 
 // ── encoding ────────────────────────────────────────────────────────────────────────────────────────
 // Encoding is given trusted data from this process: a bad value is a programmer error and throws.
@@ -137,6 +166,22 @@ export function bodyLength(message: Message): number {
       }
       return VOTE2_FIXED_BYTES + bytes;
     }
+    case 'forward': {
+      const { payloads } = message;
+      if (payloads.length > MAX_FORWARD_PAYLOADS) {
+        throw new RangeError(
+          `cannot encode forward.payloads: ${payloads.length} payloads (at most ${MAX_FORWARD_PAYLOADS})`,
+        );
+      }
+      let length = FORWARD_FIXED_BYTES;
+      for (const payload of payloads) {
+        if (payload.length > U32_MAX) throw new RangeError('cannot encode forward: a payload above 4 GiB');
+        length += FORWARD_PAYLOAD_LENGTH_BYTES + payload.length;
+      }
+      return length;
+    }
+    case 'forwardResult':
+      return FORWARD_RESULT_BYTES;
     default:
       return assertNever(message);
   }
@@ -204,6 +249,31 @@ export function writeBody(message: Message, target: Buffer, offset: number): voi
       target[at] = written;
       return;
     }
+    case 'forward': {
+      const policy = message.policy === undefined ? 0 : POLICY_CODES.get(message.policy);
+      if (policy === undefined)
+        throw new RangeError(`cannot encode forward.policy = ${String(message.policy)}`);
+      at = putU32(target, at, u32Of(message, 'requestId', message.requestId));
+      target[at] = policy;
+      at = putU32(target, at + 1, message.payloads.length);
+      for (const payload of message.payloads) {
+        at = putU32(target, at, payload.length);
+        target.set(payload, at);
+        at += payload.length;
+      }
+      return;
+    }
+    case 'forwardResult': {
+      const outcome = FORWARD_OUTCOME_CODES[message.outcome];
+      if (outcome === undefined) {
+        throw new RangeError(`cannot encode forwardResult.outcome = ${String(message.outcome)}`);
+      }
+      at = putU32(target, at, u32Of(message, 'requestId', message.requestId));
+      target[at] = outcome;
+      at = putU64(target, at + 1, u64Of(message, 'lsn', message.lsn));
+      putU32(target, at, u32Of(message, 'commitGeneration', message.commitGeneration));
+      return;
+    }
     default:
       assertNever(message);
   }
@@ -268,8 +338,16 @@ function readHistory(body: Buffer, offset: number, count: number): HistoryEntry[
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Decodes the body of a `type` frame whose header and CRC have been checked. Allocates only the result. */
-export function readBody(type: MessageTypeName, flags: number, body: Buffer): UncheckedBody | ProtocolError {
+/**
+ * Decodes the body of a `type` frame whose header and CRC have been checked. Allocates only the result.
+ * `maxPayloadBytes` bounds each `forward` payload (the decoder's record limit minus the record header).
+ */
+export function readBody(
+  type: MessageTypeName,
+  flags: number,
+  body: Buffer,
+  maxPayloadBytes: number,
+): UncheckedBody | ProtocolError {
   const error = atLeast(type, body, 4);
   if (error !== undefined) return error;
   const generation = body.readUInt32LE(0);
@@ -390,9 +468,79 @@ export function readBody(type: MessageTypeName, flags: number, body: Buffer): Un
       }
       return { type, generation, electionGeneration: body.readUInt32LE(4), candidate };
     }
+    case 'forward':
+      return readForward(body, generation, maxPayloadBytes);
+    case 'forwardResult':
+      return (
+        exactLength(type, body, FORWARD_RESULT_BYTES) ?? {
+          type,
+          generation,
+          requestId: body.readUInt32LE(4),
+          // An unknown outcome byte stays undefined here and fails the zod pass with a readable issue.
+          outcome: FORWARD_OUTCOMES[body[8]!] as ForwardOutcome,
+          lsn: u64At(body, 9),
+          commitGeneration: body.readUInt32LE(17),
+        }
+      );
     default:
       return assertNever(type);
   }
+}
+
+function readForward(
+  body: Buffer,
+  generation: number,
+  maxPayloadBytes: number,
+): UncheckedBody | ProtocolError {
+  const fixed = atLeast('forward', body, FORWARD_FIXED_BYTES);
+  if (fixed !== undefined) return fixed;
+  const policyCode = body[8]!;
+  const count = body.readUInt32LE(9);
+  if (count > MAX_FORWARD_PAYLOADS) {
+    return new ProtocolError('invalid-field', `forward: ${count} payloads, at most ${MAX_FORWARD_PAYLOADS}`);
+  }
+  const payloads: Buffer[] = new Array(count);
+  let at = FORWARD_FIXED_BYTES;
+  for (let index = 0; index < count; index++) {
+    if (body.length - at < FORWARD_PAYLOAD_LENGTH_BYTES) {
+      return new ProtocolError(
+        'truncated-body',
+        `forward body of ${body.length} bytes ends before the length of payload ${index}`,
+      );
+    }
+    const length = body.readUInt32LE(at);
+    at += FORWARD_PAYLOAD_LENGTH_BYTES;
+    if (length > maxPayloadBytes) {
+      return new ProtocolError(
+        'invalid-field',
+        `forward: payload ${index} of ${length} bytes, at most ${maxPayloadBytes}`,
+      );
+    }
+    if (body.length - at < length) {
+      return new ProtocolError(
+        'truncated-body',
+        `forward body of ${body.length} bytes ends inside payload ${index} (${length} bytes at ${at})`,
+      );
+    }
+    payloads[index] = body.subarray(at, at + length);
+    at += length;
+  }
+  if (at < body.length) {
+    return new ProtocolError(
+      'trailing-bytes',
+      `forward body of ${body.length} bytes, ${body.length - at} after its fields`,
+    );
+  }
+  return {
+    type: 'forward',
+    generation,
+    requestId: body.readUInt32LE(4),
+    // 0: the master's default. An unknown code stays a number here and fails the zod pass readably.
+    policy: (policyCode === 0 ? undefined : (ACK_POLICIES[policyCode - 1] ?? policyCode)) as
+      | AckPolicy
+      | undefined,
+    payloads,
+  };
 }
 
 function assertNever(value: never): never {

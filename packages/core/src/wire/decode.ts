@@ -1,9 +1,10 @@
 /**
  * Whole-frame decoding, for transports that deliver frames intact (WebSocket, in-memory). Never throws
  * on bad bytes: every outcome is a value. Decoded messages hold views into `bytes` (`log.records`,
- * `init.snapshot`): do not reuse the input buffer while holding them.
+ * `init.snapshot`, `forward.payloads`): do not reuse the input buffer while holding them.
  */
 import { crc32c } from '../log/crc32c.js';
+import { RECORD_HEADER_BYTES } from '../log/record.js';
 import { readBody, type UncheckedBody } from './body.js';
 import { FRAME_HEADER_BYTES, type FrameHeader, hex, readFrameHeader } from './frame.js';
 import { summarizeLogBatch } from './log-batch.js';
@@ -56,7 +57,7 @@ export function decodeBody(
       `${header.type} body crc32c 0x${hex(crc, 8)}, the header says 0x${hex(header.bodyCrc, 8)}`,
     );
   }
-  const decoded = readBody(header.type, header.flags, body);
+  const decoded = readBody(header.type, header.flags, body, limits.maxRecordBytes - RECORD_HEADER_BYTES);
   if (decoded instanceof ProtocolError) return decoded;
   return validate(decoded, limits);
 }

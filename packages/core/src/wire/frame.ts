@@ -33,6 +33,8 @@ const ALLOWED_FLAGS: Readonly<Record<MessageTypeName, number>> = {
   heartbeat: NO_FLAGS,
   vote1: NO_FLAGS,
   vote2: NO_FLAGS,
+  forward: NO_FLAGS,
+  forwardResult: NO_FLAGS,
 };
 
 /** Type names indexed by type code; undefined for codes this version does not define. */

@@ -32,6 +32,9 @@ export type {
   AckMessage,
   DecodedLogMessage,
   DecodedMessage,
+  ForwardMessage,
+  ForwardOutcome,
+  ForwardResultMessage,
   HeartbeatMessage,
   InitMessage,
   LogBatch,
@@ -47,7 +50,13 @@ export type {
   Vote1Message,
   Vote2Message,
 } from './messages.js';
-export { FrameFlags, MAX_MESSAGE_HISTORY_ENTRIES, MAX_SITE_ID_BYTES, MessageType } from './messages.js';
+export {
+  FrameFlags,
+  MAX_FORWARD_PAYLOADS,
+  MAX_MESSAGE_HISTORY_ENTRIES,
+  MAX_SITE_ID_BYTES,
+  MessageType,
+} from './messages.js';
 export type { DecoderOptions, ResolvedDecoderOptions } from './options.js';
 export {
   DEFAULT_MAX_FRAME_BYTES,

@@ -4,6 +4,7 @@
  * positions in the log, non-negative safe integers; generations are u32. The byte layout of each body
  * is in body.ts and docs/protocol.md.
  */
+import type { AckPolicy } from '../manager/policy.js';
 import type { HistoryEntry } from '../replica/history.js';
 import type { AckLevel } from '../replica/types.js';
 
@@ -20,6 +21,8 @@ export const MessageType = {
   heartbeat: 9,
   vote1: 10,
   vote2: 11,
+  forward: 12,
+  forwardResult: 13,
 } as const;
 export type MessageTypeName = keyof typeof MessageType;
 export type MessageTypeCode = (typeof MessageType)[MessageTypeName];
@@ -167,6 +170,41 @@ export interface Vote2Message {
   readonly candidate: string;
 }
 
+/**
+ * Write forwarding: a client hands a commit (its payloads, in order) to the master, which commits it
+ * and answers with `forwardResult` carrying the same `requestId`.
+ */
+export interface ForwardMessage {
+  readonly type: 'forward';
+  readonly generation: number;
+  /** Chosen by the sender to match the answer to the request (u32). */
+  readonly requestId: number;
+  /** The acknowledgement policy to commit under; undefined: the master's default. */
+  readonly policy: AckPolicy | undefined;
+  /**
+   * At most MAX_FORWARD_PAYLOADS, each at most the receiver's record payload limit (`maxRecordBytes`
+   * minus the record header). Decoded: views into the received bytes.
+   */
+  readonly payloads: readonly Uint8Array[];
+}
+
+/** What became of a forwarded commit. */
+export type ForwardOutcome = 'acknowledged' | 'permFailed' | 'unknown' | 'notMaster';
+
+/** The master's answer to a `forward`. */
+export interface ForwardResultMessage {
+  readonly type: 'forwardResult';
+  readonly generation: number;
+  /** The `requestId` of the `forward` answered. */
+  readonly requestId: number;
+  /** `notMaster`: the receiver is not the master and did not commit. */
+  readonly outcome: ForwardOutcome;
+  /** The commit's LSN; 0 exactly when `outcome` is `notMaster`. */
+  readonly lsn: number;
+  /** The generation the commit was written in; 0 exactly when `outcome` is `notMaster`. */
+  readonly commitGeneration: number;
+}
+
 export type Message =
   | LogMessage
   | AckMessage
@@ -178,7 +216,9 @@ export type Message =
   | MasterRequestMessage
   | HeartbeatMessage
   | Vote1Message
-  | Vote2Message;
+  | Vote2Message
+  | ForwardMessage
+  | ForwardResultMessage;
 
 /** What the decoders return: a `Message`, with the `log` variant carrying its batch summary. */
 export type DecodedMessage = Exclude<Message, LogMessage> | DecodedLogMessage;
@@ -187,3 +227,5 @@ export type DecodedMessage = Exclude<Message, LogMessage> | DecodedLogMessage;
 export const MAX_MESSAGE_HISTORY_ENTRIES = 4096;
 /** Site ids in messages (vote2's candidate): 1 to this many bytes of UTF-8. */
 export const MAX_SITE_ID_BYTES = 64;
+/** At most this many payloads in one `forward`. */
+export const MAX_FORWARD_PAYLOADS = 1024;

@@ -5,12 +5,16 @@
  * bytes are checked by the binary pass (log-batch.ts), so the hot path stays cheap.
  */
 import { z } from 'zod';
+import { ACK_POLICIES } from '../manager/policy.js';
 import { allowedFlags } from './frame.js';
 import {
   type AckMessage,
+  type ForwardMessage,
+  type ForwardResultMessage,
   type HeartbeatMessage,
   type InitMessage,
   type LogRequestMessage,
+  MAX_FORWARD_PAYLOADS,
   MAX_MESSAGE_HISTORY_ENTRIES,
   MAX_SITE_ID_BYTES,
   type MasterRequestMessage,
@@ -217,6 +221,33 @@ const vote2Schema = z.object({
     ),
 }) satisfies z.ZodType<Vote2Message>;
 
+const forwardSchema = z.object({
+  type: z.literal('forward'),
+  generation: u32,
+  requestId: u32,
+  policy: z.union([z.enum(ACK_POLICIES), z.undefined()]),
+  // Each payload's size is bounded by the binary pass, against the decoder's maxRecordBytes.
+  payloads: z.array(z.instanceof(Uint8Array)).max(MAX_FORWARD_PAYLOADS),
+}) satisfies z.ZodType<ForwardMessage>;
+
+const forwardResultSchema = z
+  .object({
+    type: z.literal('forwardResult'),
+    generation: u32,
+    requestId: u32,
+    outcome: z.enum(['acknowledged', 'permFailed', 'unknown', 'notMaster']),
+    lsn,
+    commitGeneration: u32,
+  })
+  .refine((message) => (message.outcome === 'notMaster') === (message.lsn === 0), {
+    path: ['lsn'],
+    message: 'must be 0 exactly when outcome is notMaster',
+  })
+  .refine((message) => (message.outcome === 'notMaster') === (message.commitGeneration === 0), {
+    path: ['commitGeneration'],
+    message: 'must be 0 exactly when outcome is notMaster',
+  }) satisfies z.ZodType<ForwardResultMessage>;
+
 /** One schema per message type. For `log`, the decoder uses `logFieldsSchema` instead (no record bytes). */
 export const messageSchemas = {
   log: logSchema,
@@ -230,4 +261,6 @@ export const messageSchemas = {
   heartbeat: heartbeatSchema,
   vote1: vote1Schema,
   vote2: vote2Schema,
+  forward: forwardSchema,
+  forwardResult: forwardResultSchema,
 } as const satisfies Record<MessageTypeName, z.ZodType<Message>>;

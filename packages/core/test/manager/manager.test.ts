@@ -266,6 +266,35 @@ describe('replication manager receipts', () => {
     expect((error as NotMasterError).code).toBe('ERR_ACKORD_NOT_MASTER');
   });
 
+  it('forwards a client write to the master when asked, and reports what the master decided', async () => {
+    const { clock, network, managers, kvs } = await makeCluster([{ id: 'a' }, { id: 'b' }, { id: 'c' }], {
+      ackTimeoutMs: 100,
+    });
+    const client = managers.get('b')!;
+    const receipt = await during(clock, client.commit(put('fw', 'forwarded'), { forward: true }));
+    expect(receipt).toMatchObject({
+      outcome: 'acknowledged',
+      perm: true,
+      forwardedTo: 'a',
+      policy: 'quorum',
+    });
+    expect(await during(clock, client.waitApplied(receipt.token))).toBe('applied');
+    await run(clock, 20);
+    expect(Buffer.from(kvs.get('c')!.get('fw')!).toString()).toBe('forwarded');
+
+    // The master's own verdict travels back: `all` with c paused times out there.
+    network.pause('c');
+    const failed = await during(clock, client.commit(put('fw2'), { forward: true, policy: 'all' }));
+    expect(failed).toMatchObject({ outcome: 'permFailed', perm: false, forwardedTo: 'a', policy: 'all' });
+    network.resume('c');
+
+    // No answer (the master cut off): the outcome is unknown, never a failure.
+    network.cut('a', 'b');
+    await run(clock, 2);
+    const lost = await during(clock, client.commit(put('fw3'), { forward: true }), 5_000);
+    expect(lost).toMatchObject({ outcome: 'unknown', perm: undefined });
+  });
+
   it('keeps a perm-failed commit through a power failure of the master', async () => {
     const { clock, network, managers, storages } = await makeCluster(
       [{ id: 'a', durability: 'none' }, { id: 'b' }, { id: 'c' }],

@@ -152,6 +152,35 @@ describe('encoding refuses what it cannot encode (programmer errors throw)', () 
       'a candidate of 65 bytes',
       { type: 'vote2', generation: 1, electionGeneration: 1, candidate: 'x'.repeat(65) },
     ],
+    [
+      'a forward of 1025 payloads',
+      {
+        type: 'forward',
+        generation: 1,
+        requestId: 1,
+        policy: undefined,
+        payloads: Array.from({ length: 1025 }, () => Buffer.alloc(0)),
+      },
+    ],
+    [
+      'an unknown forward policy',
+      { type: 'forward', generation: 1, requestId: 1, policy: 'most' as 'all', payloads: [] },
+    ],
+    [
+      'a forward requestId above u32',
+      { type: 'forward', generation: 1, requestId: 2 ** 32, policy: 'one', payloads: [] },
+    ],
+    [
+      'an unknown forwardResult outcome',
+      {
+        type: 'forwardResult',
+        generation: 1,
+        requestId: 1,
+        outcome: 'maybe' as 'unknown',
+        lsn: 1,
+        commitGeneration: 1,
+      },
+    ],
     ['a lone surrogate', { type: 'vote2', generation: 1, electionGeneration: 1, candidate: 'a\uD800' }],
     [
       'a history of 4097 entries',

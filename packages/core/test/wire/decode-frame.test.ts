@@ -4,10 +4,12 @@ import { AckordError, ConfigError } from '../../src/errors.js';
 import { encodeRecord, RecordType } from '../../src/log/record.js';
 import {
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_RECORD_BYTES,
   decodeFrame,
   encodeMessage,
   FRAME_HEADER_BYTES,
   FrameFlags,
+  MAX_FORWARD_PAYLOADS,
   MessageType,
   PROTOCOL_ERROR_REASONS,
   ProtocolError,
@@ -34,6 +36,8 @@ const logBody = (generation: number, records: Buffer, prevLsn = 0, prevGeneratio
   body(u32(generation), u64(prevLsn), u32(prevGeneration), records);
 const record = (lsn: number, generation: number, type: RecordType = RecordType.data, payload = 'p'): Buffer =>
   encodeRecord({ lsn, generation, type, txnId: 1, payload: Buffer.from(payload) });
+/** A forward body with one payload `[7]`, policy byte `policy`. */
+const forwardBody = (policy = 4): Buffer => body(u32(1), u32(2), [policy], u32(1), u32(1), [7]);
 const heartbeat = encodeMessage({ type: 'heartbeat', generation: 1, nextLsn: 2, permLsn: 1 });
 
 const seen = new Set<ProtocolErrorReason>();
@@ -61,13 +65,15 @@ describe('every protocol error reason, from a crafted frame', () => {
     expectReason(rawFrame({ type: 9, body: heartbeat.subarray(16), version: 2 }), 'unsupported-version');
     expectReason(rawFrame({ type: 9, body: heartbeat.subarray(16), reserved: [0, 1, 0] }), 'bad-reserved');
     expectReason(rawFrame({ type: 0, body: Buffer.alloc(4) }), 'unknown-type');
-    expectReason(rawFrame({ type: 12, body: Buffer.alloc(4) }), 'unknown-type', /type 12/);
+    expectReason(rawFrame({ type: 14, body: Buffer.alloc(4) }), 'unknown-type', /type 14/);
     expectReason(
       rawFrame({ type: 9, body: heartbeat.subarray(16), flags: FrameFlags.NOBUFFER }),
       'bad-flags',
     );
     expectReason(rawFrame({ type: 3, body: Buffer.alloc(32), flags: FrameFlags.PERMANENT }), 'bad-flags');
     expectReason(rawFrame({ type: 1, body: Buffer.alloc(16), flags: 0x10 }), 'bad-flags');
+    expectReason(rawFrame({ type: 12, body: forwardBody(), flags: FrameFlags.NOBUFFER }), 'bad-flags');
+    expectReason(rawFrame({ type: 13, body: Buffer.alloc(21), flags: FrameFlags.REREQUEST }), 'bad-flags');
     expectReason(rawFrame({ type: 5, body: Buffer.alloc(4), bodyLength: 4096 - 15 }), 'frame-too-large');
     expectReason(heartbeat.subarray(0, 15), 'truncated-frame');
     expectReason(heartbeat.subarray(0, heartbeat.length - 1), 'truncated-frame');
@@ -110,6 +116,52 @@ describe('every protocol error reason, from a crafted frame', () => {
     );
     expectReason(rawFrame({ type: 11, body: body(u32(1), u32(1), [0]) }), 'invalid-field', /candidate/);
     expectReason(rawFrame({ type: 11, body: body(u32(1), u32(1), [3], [0x61]) }), 'truncated-body');
+  });
+
+  it('forward: count, payload lengths, policy', () => {
+    expect(decodeFrame(rawFrame({ type: 12, body: forwardBody() })).ok).toBe(true);
+    expectReason(rawFrame({ type: 12, body: Buffer.alloc(12) }), 'truncated-body', /at least 13/);
+    expectReason(
+      rawFrame({ type: 12, body: body(u32(1), u32(2), [0], u32(MAX_FORWARD_PAYLOADS + 1)) }),
+      'invalid-field',
+      /1025 payloads, at most 1024/,
+    );
+    // A payload above maxRecordBytes - 32 (1 MiB by default), rejected from its length alone.
+    expectReason(
+      rawFrame({ type: 12, body: body(u32(1), u32(2), [0], u32(1), u32(0xffff_ffff)) }),
+      'invalid-field',
+      /payload 0 of 4294967295 bytes, at most 1048576/,
+    );
+    // The second payload's length is cut after two bytes.
+    expectReason(
+      rawFrame({ type: 12, body: body(u32(1), u32(2), [0], u32(2), u32(1), [7], [3, 0]) }),
+      'truncated-body',
+      /length of payload 1/,
+    );
+    expectReason(
+      rawFrame({ type: 12, body: body(u32(1), u32(2), [0], u32(1), u32(3), [7, 7]) }),
+      'truncated-body',
+      /inside payload 0/,
+    );
+    expectReason(rawFrame({ type: 12, body: body(forwardBody(), [0]) }), 'trailing-bytes');
+    expectReason(rawFrame({ type: 12, body: forwardBody(8) }), 'invalid-field', /policy/);
+    expectReason(rawFrame({ type: 12, body: forwardBody(255) }), 'invalid-field', /policy/);
+  });
+
+  it('forwardResult: length, outcome, committed fields', () => {
+    const result = (outcome: number, lsn: number, commitGeneration: number): Buffer =>
+      rawFrame({ type: 13, body: body(u32(1), u32(2), [outcome], u64(lsn), u32(commitGeneration)) });
+    expect(decodeFrame(result(1, 100, 1)).ok).toBe(true);
+    expect(decodeFrame(result(4, 0, 0)).ok).toBe(true);
+    expectReason(rawFrame({ type: 13, body: Buffer.alloc(20) }), 'truncated-body');
+    expectReason(rawFrame({ type: 13, body: Buffer.alloc(22) }), 'trailing-bytes');
+    expectReason(result(0, 100, 1), 'invalid-field', /outcome/);
+    expectReason(result(5, 100, 1), 'invalid-field', /outcome/);
+    expectReason(result(4, 100, 1), 'invalid-field', /lsn/);
+    expectReason(result(4, 0, 1), 'invalid-field', /commitGeneration/);
+    expectReason(result(2, 0, 1), 'invalid-field', /lsn/);
+    expectReason(result(3, 100, 0), 'invalid-field', /commitGeneration/);
+    expectReason(result(1, 2 ** 53, 1), 'invalid-field', /lsn/);
   });
 
   it('log: the record sequence', () => {
@@ -171,6 +223,79 @@ describe('every protocol error reason, from a crafted frame', () => {
     expect(decodeFrame(frame, { maxRecordBytes: 132 }).ok).toBe(true);
     const result = decodeFrame(frame, { maxRecordBytes: 131 });
     expect(!result.ok && result.error.reason).toBe('bad-record');
+  });
+});
+
+describe('forward payloads', () => {
+  it('accepts a payload of exactly maxRecordBytes - 32 bytes and rejects one byte more', () => {
+    const frame = encodeMessage({
+      type: 'forward',
+      generation: 1,
+      requestId: 1,
+      policy: 'quorum',
+      payloads: [Buffer.alloc(3), Buffer.alloc(100)],
+    });
+    expect(decodeFrame(frame, { maxRecordBytes: 132 }).ok).toBe(true);
+    const result = decodeFrame(frame, { maxRecordBytes: 131 });
+    expect(!result.ok && result.error.reason).toBe('invalid-field');
+    expect(!result.ok && result.error.detail).toMatch(/payload 1 of 100 bytes, at most 99/);
+  });
+
+  it('defaults to the log payload limit (maxRecordBytes - 32 = 1 MiB)', () => {
+    const oneMiB = (bytes: number): Buffer =>
+      rawFrame({ type: 12, body: body(u32(1), u32(2), [0], u32(1), u32(bytes), Buffer.alloc(bytes)) });
+    expect(DEFAULT_MAX_RECORD_BYTES - 32).toBe(1024 * 1024);
+    expect(decodeFrame(oneMiB(1024 * 1024)).ok).toBe(true);
+    const result = decodeFrame(oneMiB(1024 * 1024 + 1));
+    expect(!result.ok && result.error.reason).toBe('invalid-field');
+  });
+
+  it('carries the most payloads allowed, decoded as views into the frame, policy 0 as undefined', () => {
+    const payloads = Array.from({ length: MAX_FORWARD_PAYLOADS }, (_, index) => Buffer.from([index & 0xff]));
+    const frame = encodeMessage({
+      type: 'forward',
+      generation: 3,
+      requestId: 9,
+      policy: undefined,
+      payloads,
+    });
+    expect(frame[FRAME_HEADER_BYTES + 8]).toBe(0);
+    const result = decodeFrame(frame);
+    if (!result.ok) throw result.error;
+    if (result.message.type !== 'forward') throw new Error('not forward');
+    expect(result.message.policy).toBeUndefined();
+    expect(result.message.payloads).toHaveLength(MAX_FORWARD_PAYLOADS);
+    expect(result.message.payloads.every((payload) => payload.buffer === frame.buffer)).toBe(true);
+    expect(result.message.payloads.map((payload) => payload[0])).toEqual(
+      payloads.map((payload) => payload[0]),
+    );
+  });
+
+  it('writes the policy and outcome codes as documented', () => {
+    const policies = ['none', 'one', 'one_peer', 'quorum', 'all', 'all_peers', 'all_available'] as const;
+    policies.forEach((policy, index) => {
+      const frame = encodeMessage({ type: 'forward', generation: 1, requestId: 2, policy, payloads: [] });
+      expect(frame.subarray(FRAME_HEADER_BYTES).toString('hex')).toBe(
+        `0100000002000000${(index + 1).toString(16).padStart(2, '0')}00000000`,
+      );
+    });
+    const outcomes = ['acknowledged', 'permFailed', 'unknown', 'notMaster'] as const;
+    outcomes.forEach((outcome, index) => {
+      const committed = outcome !== 'notMaster';
+      const frame = encodeMessage({
+        type: 'forwardResult',
+        generation: 1,
+        requestId: 2,
+        outcome,
+        lsn: committed ? 2 ** 32 + 5 : 0,
+        commitGeneration: committed ? 7 : 0,
+      });
+      expect(frame.length - FRAME_HEADER_BYTES).toBe(21);
+      expect(frame[FRAME_HEADER_BYTES + 8]).toBe(index + 1);
+      expect(frame.subarray(FRAME_HEADER_BYTES + 9).toString('hex')).toBe(
+        committed ? '050000000100000007000000' : '000000000000000000000000',
+      );
+    });
   });
 });
 
@@ -242,6 +367,8 @@ describe('decodeFrame', () => {
     expect(error.name).toBe('ProtocolError');
     expect(error.message).toBe('protocol error (bad-magic): x');
     expect(MessageType.vote2).toBe(11);
+    expect(MessageType.forward).toBe(12);
+    expect(MessageType.forwardResult).toBe(13);
   });
 });
 

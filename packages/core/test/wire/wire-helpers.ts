@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { crc32c } from '../../src/log/crc32c.js';
 import { encodeRecord, type RecordType } from '../../src/log/record.js';
+import { ACK_POLICIES } from '../../src/manager/policy.js';
 import {
   type DecodedMessage,
   FRAME_HEADER_BYTES,
@@ -220,16 +221,51 @@ export const message = (): fc.Arbitrary<Message> =>
       electionGeneration: u32(),
       candidate: siteId(),
     }),
+    forwardMessage(),
+    forwardResultMessage(),
   );
+
+/** `forward` with 0 to 12 payloads (some empty) and any policy, the master's default included. */
+export const forwardMessage = (): fc.Arbitrary<Message> =>
+  fc.record({
+    type: fc.constant('forward' as const),
+    generation: u32(),
+    requestId: u32(),
+    policy: fc.option(fc.constantFrom(...ACK_POLICIES), { nil: undefined }),
+    payloads: fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 12 }),
+  });
+
+/** `forwardResult`: lsn and commitGeneration are 0 exactly for `notMaster`. */
+export const forwardResultMessage = (): fc.Arbitrary<Message> =>
+  fc
+    .record({
+      type: fc.constant('forwardResult' as const),
+      generation: u32(),
+      requestId: u32(),
+      outcome: fc.constantFrom(
+        'acknowledged' as const,
+        'permFailed' as const,
+        'unknown' as const,
+        'notMaster' as const,
+      ),
+      lsn: lsn().filter((value) => value > 0),
+      commitGeneration: u32().filter((value) => value > 0),
+    })
+    .map((m) => (m.outcome === 'notMaster' ? { ...m, lsn: 0, commitGeneration: 0 } : m));
 
 /** A message as plain comparable data: byte fields as hex, the decoder's batch summary dropped. */
 export function plain(message: Message | DecodedMessage): Record<string, unknown> {
   const result: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(message)) {
     if (key === 'batch') continue;
-    result[key] = value instanceof Uint8Array ? Buffer.from(value).toString('hex') : value;
+    result[key] = hexOf(value);
   }
   return result;
+}
+
+function hexOf(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex');
+  return Array.isArray(value) && value.every((item) => item instanceof Uint8Array) ? value.map(hexOf) : value;
 }
 
 /** A frame with any header values and body, the CRC computed unless given. */
