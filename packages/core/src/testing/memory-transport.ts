@@ -20,8 +20,12 @@ export class MemoryNetwork {
   readonly #heldOutgoing = new Map<SiteId, { to: SiteId; frame: Uint8Array }[]>();
   #defaultDelayMs: number;
 
+  /** On the real clock a zero delay means "next turn" (setImmediate), not a 1 ms timer. */
+  readonly #immediate: boolean;
+
   constructor(options: { clock?: Clock; delayMs?: number } = {}) {
     this.clock = options.clock ?? systemClock;
+    this.#immediate = options.clock === undefined;
     this.#defaultDelayMs = options.delayMs ?? 0;
   }
 
@@ -72,6 +76,12 @@ export class MemoryNetwork {
 
   isPaused(site: SiteId): boolean {
     return this.#paused.has(site);
+  }
+
+  /** @internal A frame in flight keeps the process running, as a socket would. */
+  _schedule(callback: () => void, delayMs: number): void {
+    if (delayMs === 0 && this.#immediate) setImmediate(callback);
+    else this.clock.setTimeout(callback, delayMs, { keepAlive: true });
   }
 
   /** @internal */
@@ -167,17 +177,12 @@ export class MemoryTransport implements Transport {
   _enqueue(from: SiteId, frame: Uint8Array, delayMs: number): SendOutcome {
     if (this.#queued >= MEMORY_LINK_MAX_QUEUED) return 'backpressure';
     this.#queued++;
-    // keepAlive: a frame in flight keeps the process running, as a socket would.
-    this.#network.clock.setTimeout(
-      () => {
-        this.#queued--;
-        if (this.#closed || !this.#up.has(from)) return;
-        if (this.#network.isPaused(this.siteId)) this.#held.push({ from, frame });
-        else this.#handlers?.frame(from, frame);
-      },
-      delayMs,
-      { keepAlive: true },
-    );
+    this.#network._schedule(() => {
+      this.#queued--;
+      if (this.#closed || !this.#up.has(from)) return;
+      if (this.#network.isPaused(this.siteId)) this.#held.push({ from, frame });
+      else this.#handlers?.frame(from, frame);
+    }, delayMs);
     return 'queued';
   }
 
