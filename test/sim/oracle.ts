@@ -72,8 +72,8 @@ export class Oracle {
   readonly #crashes = new Map<string, CrashCapture>();
   /** Per master incarnation ("site:generation") and client: when its cumulative ack rose, to what. */
   readonly #ackTimeline = new Map<string, Map<string, { at: number; lsn: number }[]>>();
-  /** Receipts with perm: true (manager runs): token → policy. */
-  readonly #acknowledged = new Map<string, AckPolicy>();
+  /** Receipts with perm: true (manager runs): token → policy and the master's own durability then. */
+  readonly #acknowledged = new Map<string, { policy: AckPolicy; localLevel: string; master: string }>();
   /** Commits some rollback journal reported as rolled back. */
   readonly #rolledBack = new Set<string>();
   readonly #now: () => number;
@@ -274,7 +274,11 @@ export class Oracle {
   onReceipt(master: SimSite, receipt: CommitReceipt, startedAt: number, timeoutMs: number): void {
     const key = tokenKey(receipt.generation, receipt.lsn);
     if (receipt.outcome === 'acknowledged') {
-      this.#acknowledged.set(key, receipt.policy);
+      this.#acknowledged.set(key, {
+        policy: receipt.policy,
+        localLevel: receipt.localLevel,
+        master: master.id,
+      });
       const ackers = this.#ackersBefore(master, receipt.generation, receipt.lsn, this.#now(), true);
       if (!this.#policyMet(receipt.policy, ackers)) {
         this.violation(
@@ -434,13 +438,21 @@ export class Oracle {
     const history = master.replica!.core.history;
     // P3: an acknowledged commit that is gone was reported gone (a rollback journal listed it).
     const lostByPolicy = new Map<AckPolicy, number>();
-    for (const [key, policy] of this.#acknowledged) {
+    for (const [key, { policy, localLevel, master: committer }] of this.#acknowledged) {
       const [generation, lsn] = key.split(':').map(Number) as [number, number];
       if (lsn < master.replica!.core.firstLsn) continue;
       if (lsn < master.log.nextLsn && history.generationAt(lsn) === generation) continue;
       lostByPolicy.set(policy, (lostByPolicy.get(policy) ?? 0) + 1);
-      if (!this.#rolledBack.has(key))
-        this.violation('P3', `acknowledged commit ${key} (${policy}) was lost without a rollback report`);
+      if (this.#rolledBack.has(key)) continue;
+      // A commit the receipt said was not flushed anywhere (its master's log not flushed, no flushed
+      // ack) may be lost to a power failure without more notice: the receipt was that notice.
+      const acks = this.#flushedAcks.get(`${committer}:${generation}`);
+      const flushedAck = acks !== undefined && [...acks.values()].some((acked) => acked >= lsn);
+      if (localLevel !== 'flushed' && !flushedAck) continue;
+      this.violation(
+        'P3',
+        `acknowledged commit ${key} (${policy}, local ${localLevel}) was lost without a rollback report`,
+      );
     }
     if (lostByPolicy.size > 0)
       this.#note(`lost (reported) acknowledged commits by policy: ${JSON.stringify([...lostByPolicy])}`);

@@ -438,7 +438,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       case 'takeSnapshot':
         return this.#takeSnapshot(effect.requestId);
       case 'restore':
-        return this.#restore(effect.lsn, effect.snapshot);
+        return this.#restore(effect.lsn, effect.snapshot, effect.discardFrom);
       case 'roleChanged':
         if (effect.role !== 'master') {
           // Mastership is gone: nothing still batched will be shipped by this site.
@@ -471,7 +471,11 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     this.#core.step({ type: 'snapshotTaken', requestId, lsn, data });
   }
 
-  async #restore(lsn: number, snapshot: Uint8Array): Promise<void> {
+  async #restore(lsn: number, snapshot: Uint8Array, discardFrom: number): Promise<void> {
+    // Records we hold past the last one shared with the master are not in its snapshot: they are
+    // rolled back by the init, and reported like any rollback.
+    const from = Math.max(discardFrom, this.#log.firstLsn);
+    const journal = from < this.#log.nextLsn ? await this.#journal(from) : undefined;
     await this.#log.reset(
       lsn,
       snapshot,
@@ -481,6 +485,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     this.#stateMachine.restore(snapshot);
     this.#appliedLsn = lsn;
     this.#resolveAppliedWaiters();
+    if (journal !== undefined && journal.records > 0) this.emit('rollback', { toLsn: from, ...journal });
     this.emit('restored', { lsn });
   }
 
@@ -629,11 +634,19 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
 
   /** Rollback: journal what goes, cut the log, and rebuild the state machine up to the cut. */
   async #rollback(toLsn: number): Promise<void> {
+    const journal = await this.#journal(toLsn);
+    await this.#log.truncate(toLsn);
+    this.#rebuildStateMachine();
+    this.emit('rollback', { toLsn, ...journal });
+  }
+
+  /** The rollback journal: every record from `fromLsn` on, with the committed transactions among them. */
+  async #journal(fromLsn: number): Promise<Omit<RollbackEvent, 'toLsn'>> {
     const transactions: RolledBackTransaction[] = [];
     const open = new Map<number, Uint8Array[]>();
     let records = 0;
     let firstRemoved: RollbackEvent['firstRemoved'];
-    for await (const record of this.#log.read(toLsn)) {
+    for await (const record of this.#log.read(fromLsn)) {
       records++;
       firstRemoved ??= { lsn: record.lsn, generation: record.generation };
       if (record.type === RecordType.data) {
@@ -650,9 +663,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
         open.delete(record.txnId);
       }
     }
-    await this.#log.truncate(toLsn);
-    this.#rebuildStateMachine();
-    this.emit('rollback', { toLsn, transactions, records, firstRemoved });
+    return { transactions, records, firstRemoved };
   }
 
   /** Rebuilds the state machine from the stored snapshot (or empty) and the log after it. */

@@ -12,7 +12,7 @@ import { EventEmitter } from 'eventemitter3';
 import { BaseReplica, type RollbackEvent } from '../base/base-replica.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { AckordError, InvalidStateError } from '../errors.js';
-import { type LogStats, openLog, type WriteAheadLog } from '../log/log.js';
+import { type DurabilityLevel, type LogStats, openLog, type WriteAheadLog } from '../log/log.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { ACK_LEVEL_RANK, type AckLevel, type Role, type SiteId } from '../replica/types.js';
 import type { SendOutcome, Transport } from '../transport.js';
@@ -55,6 +55,12 @@ export interface CommitReceipt {
   readonly missing: readonly SiteId[];
   /** The master flushed its own log because the commit was not perm (or a send failed). */
   readonly localFlushForced: boolean;
+  /**
+   * How durable the commit was on this master when the receipt was made: `flushed` survives power loss
+   * here; `written` a process crash; `buffered` nothing yet. With a weak policy (or none) this is all
+   * the durability a commit has until acks arrive.
+   */
+  readonly localLevel: DurabilityLevel;
   readonly elapsedMs: number;
   /** Read-your-writes: `waitApplied(token)` on any site. */
   readonly token: string;
@@ -345,6 +351,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       needed: verdict?.needed ?? 0,
       missing: verdict?.missing ?? [],
       localFlushForced,
+      localLevel: this.#localLevel(local.lsn),
       elapsedMs: this.#clock.now() - startedAt,
     });
 
@@ -491,6 +498,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       needed: 0,
       missing: [],
       localFlushForced: false,
+      localLevel: 'buffered', // unknown here: the master's own durability is not reported back
       elapsedMs: this.#clock.now() - startedAt,
       token: answer !== undefined && answer.lsn > 0 ? `${answer.commitGeneration}:${answer.lsn}` : '',
       forwardedTo: master,
@@ -530,6 +538,12 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       if (error instanceof NotMasterError) answer('notMaster', 0, 0);
       // Otherwise (the log failed) no answer: the client reports the outcome as unknown.
     }
+  }
+
+  #localLevel(lsn: number): DurabilityLevel {
+    const log = this.log;
+    if (log.durableLsn > lsn) return 'flushed';
+    return log.writtenLsn > lsn ? 'written' : 'buffered';
   }
 
   /** Asynchronous replication: ships every queued record now. Synchronous: a no-op. */

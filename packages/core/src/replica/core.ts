@@ -926,7 +926,16 @@ export class ReplicaCore {
       return { code: 'JOIN_FAILURE' };
     }
     const lsn = message.snapshotLsn;
-    this.#effects.push({ type: 'restore', lsn, snapshot: message.snapshot });
+    // What of our log the master's state covers: records past the last common one are discarded.
+    const common = this.#history.commonEnd(
+      this.#nextLsn,
+      message.history,
+      lsn,
+      this.#logStartLsn(),
+      message.generation,
+    );
+    const discardFrom = Math.min(common ?? this.#firstLsn, this.#nextLsn);
+    this.#effects.push({ type: 'restore', lsn, snapshot: message.snapshot, discardFrom });
     this.#firstLsn = lsn;
     this.#nextLsn = lsn;
     this.#writtenLsn = lsn;
@@ -1290,7 +1299,8 @@ export class ReplicaCore {
    */
   noteLogTrimmed(firstLsn: number): void {
     this.#firstLsn = Math.max(this.#firstLsn, firstLsn);
-    this.#history.trimBefore(firstLsn);
+    // The history keeps its older entries (it is bounded on its own): where each generation began is
+    // what lets a far-behind client find what it shares with us, records or no records.
   }
 
   #send(to: SiteId | 'broadcast', message: Message, flags: number): void {

@@ -146,7 +146,16 @@ export type ReplicaEffect =
   /** Take a state-machine snapshot (at a transaction boundary) for internal init; answer `snapshotTaken`. */
   | { readonly type: 'takeSnapshot'; readonly requestId: number }
   /** Internal init: replace the log by an empty one starting at `lsn` and restore the state machine. */
-  | { readonly type: 'restore'; readonly lsn: number; readonly snapshot: Uint8Array }
+  /**
+   * Internal init: replace the log by an empty one starting at `lsn` and restore the state machine.
+   * Records from `discardFrom` on were not shared with the master: the shell reports them rolled back.
+   */
+  | {
+      readonly type: 'restore';
+      readonly lsn: number;
+      readonly snapshot: Uint8Array;
+      readonly discardFrom: number;
+    }
   | {
       readonly type: 'roleChanged';
       readonly role: Role;

@@ -193,7 +193,8 @@ describe('internal init', () => {
     expect(snapshotLsn).toBe(m.log.nextLsn);
     expect(inits[0]!.message.history.every((entry) => entry.lsn < snapshotLsn)).toBe(true);
     expect(c.effectsOf('restore')).toEqual([
-      { type: 'restore', lsn: snapshotLsn, snapshot: expect.any(Uint8Array) },
+      // An empty client shares everything it has (nothing): nothing to discard.
+      { type: 'restore', lsn: snapshotLsn, snapshot: expect.any(Uint8Array), discardFrom: 1 },
     ]);
     expect(c.core.firstLsn).toBe(snapshotLsn);
     expect(c.core.syncState).toBe('ready');
