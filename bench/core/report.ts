@@ -168,9 +168,8 @@ export function explanation(results: Results): string {
     'Master and client share one thread, so every rate pays for both sides (two log appends, encode and ' +
     'decode); records/CPU-s divides by the process CPU time instead of wall time, which is steadier when ' +
     'other work shares the machine (CPU/wall above 1: GC helper threads).\n\n' +
-    'Rounds end on the ack, not on `commit()` resolving: with bulk off, BaseReplica resolves a commit only ' +
-    'when the next message ships (the `ship` effect of a non-bulk send carries the previous `endLsn`), so ' +
-    'the last commit of a burst would wait forever. The harness checks that all but that one resolved.'
+    'Rounds end on the ack of the last commit: what is measured is replication, not how fast the ' +
+    'committing side learns of it.'
   );
 }
 
