@@ -118,9 +118,4 @@ export class GenerationHistory {
     }
     return undefined;
   }
-
-  /** Drops entries wholly before `lsn`, keeping the one that covers it. */
-  trimBefore(lsn: number): void {
-    while (this.#entries.length > 1 && this.#entries[1]!.lsn <= lsn) this.#entries.shift();
-  }
 }
