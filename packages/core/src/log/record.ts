@@ -117,17 +117,10 @@ export type RecordDecodeResult =
   | { readonly ok: true; readonly record: LogRecord; readonly size: number }
   | { readonly ok: false; readonly error: RecordDecodeError };
 
-const SHORT_HEADER: RecordDecodeResult = { ok: false, error: 'short-header' };
-const BAD_LENGTH: RecordDecodeResult = { ok: false, error: 'bad-length' };
-const SHORT_RECORD: RecordDecodeResult = { ok: false, error: 'short-record' };
-const BAD_CHECKSUM: RecordDecodeResult = { ok: false, error: 'bad-checksum' };
-const BAD_TYPE: RecordDecodeResult = { ok: false, error: 'bad-type' };
-const BAD_RESERVED: RecordDecodeResult = { ok: false, error: 'bad-reserved' };
-const UNEXPECTED_LSN: RecordDecodeResult = { ok: false, error: 'unexpected-lsn' };
-
 /**
- * Decodes the record at `offset` of `bytes`, looking at most `maxRecordBytes` ahead. Allocates nothing
- * but the result: the payload is a view into `bytes`. `expectedLsn` (when given) must match.
+ * Decodes the record at `offset` of `bytes`, looking at most `maxRecordBytes` ahead: `validateRecordAt`
+ * (the one place the rules live) plus the fields. The payload is a view into `bytes`. `expectedLsn`
+ * (when given) must match.
  */
 export function decodeRecordAt(
   bytes: Buffer,
@@ -136,28 +129,17 @@ export function decodeRecordAt(
   maxRecordBytes: number,
   expectedLsn?: number,
 ): RecordDecodeResult {
-  // Never read past the buffer, whatever `end` the caller passed.
-  const available = Math.min(end, bytes.length) - offset;
-  if (available < RECORD_HEADER_BYTES) return SHORT_HEADER;
-  const length = bytes.readUInt32LE(offset + 4);
-  if (length < RECORD_HEADER_BYTES || length > maxRecordBytes) return BAD_LENGTH;
-  if (length > available) return SHORT_RECORD;
-  const storedCrc = bytes.readUInt32LE(offset);
-  if (crc32cRange(bytes, offset + 4, offset + length) !== storedCrc) return BAD_CHECKSUM;
-  const type = bytes[offset + 20]!;
-  if (!isRecordType(type)) return BAD_TYPE;
-  if (bytes[offset + 21] !== 0 || bytes.readUInt16LE(offset + 22) !== 0) return BAD_RESERVED;
-  const lsn = bytes.readUInt32LE(offset + 8) + bytes.readUInt32LE(offset + 12) * TWO_POW_32;
-  if (expectedLsn !== undefined && lsn !== expectedLsn) return UNEXPECTED_LSN;
+  const size = validateRecordAt(bytes, offset, end, maxRecordBytes, expectedLsn ?? -1);
+  if (size < 0) return FAILURES.get(size)!;
   return {
     ok: true,
-    size: length,
+    size,
     record: {
-      lsn,
-      generation: bytes.readUInt32LE(offset + 16),
-      type,
-      txnId: bytes.readUInt32LE(offset + 24) + bytes.readUInt32LE(offset + 28) * TWO_POW_32,
-      payload: bytes.subarray(offset + RECORD_HEADER_BYTES, offset + length),
+      lsn: recordLsnAt(bytes, offset),
+      generation: recordGenerationAt(bytes, offset),
+      type: recordTypeAt(bytes, offset),
+      txnId: recordTxnIdAt(bytes, offset),
+      payload: bytes.subarray(offset + RECORD_HEADER_BYTES, offset + size),
     },
   };
 }
@@ -190,12 +172,16 @@ export function recordCheckError(code: number): RecordDecodeError {
   return error;
 }
 
+/** One result object per failure: decoding allocates only for records that decode. */
+const FAILURES: ReadonlyMap<number, RecordDecodeResult> = new Map(
+  [-1, -2, -3, -4, -5, -6, -7].map((code) => [code, { ok: false, error: recordCheckError(code) } as const]),
+);
+
 /**
  * `decodeRecordAt` without the result: checks the record at `offset` by exactly the same rules, in the
  * same order, and returns its size in bytes, or a negative code (`recordCheckError` names it). Allocates
  * only the view the CRC is computed over. `expectedLsn` below 0: any LSN. For hot paths that read the
- * header fields afterwards with the `record…At` readers (the wire decoder). Keep in step with
- * `decodeRecordAt`.
+ * header fields afterwards with the `record…At` readers (the wire decoder).
  */
 export function validateRecordAt(
   bytes: Buffer,
