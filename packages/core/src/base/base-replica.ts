@@ -132,6 +132,7 @@ interface ShipWaiter {
 interface AppliedWaiter {
   readonly token: CommitToken;
   readonly resolve: (outcome: WaitAppliedOutcome) => void;
+  readonly reject: (error: Error) => void;
 }
 
 function defaultAckLevel(log: WriteAheadLog): AckLevel {
@@ -163,6 +164,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   #appliedWaiters: AppliedWaiter[] = [];
   #appliedLsn: number;
   #closed = false;
+  #failure: Error | undefined;
 
   /** Opens a replica on an open log: replays the log into the state machine and starts as neither role. */
   static open(options: BaseReplicaOptions): BaseReplica {
@@ -287,6 +289,8 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     const mode = this.#log.durability;
     const localDurable =
       mode === 'fsync' || mode === 'dsync' ? this.#log.logFlush({ sync: 'on' }) : undefined;
+    // Awaited below, after the ship; until then a failure must not surface as an unhandled rejection.
+    localDurable?.catch(() => undefined);
     // Asynchronous replication does not wait for the batch to leave: it counts as sent to nobody yet.
     const outcome = waitForShip ? await shipped : { ok: true, to: [] as readonly SiteId[] };
     let localFlushForced = false;
@@ -328,7 +332,12 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       const result = this.#core.step({ type: 'message', from, message });
       return this.#execute().then(() => result);
     });
-    if (result.code === 'ISPERM') await this.#awaitOwnLevel(result.lsn);
+    if (result.code === 'ISPERM' && !(await this.#awaitOwnLevel(result.lsn))) {
+      return {
+        code: 'IGNORE',
+        reason: `LSN ${result.lsn} never became durable here (rolled back or the log failed)`,
+      };
+    }
     return result;
   }
 
@@ -357,6 +366,10 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
           signal?.removeEventListener('abort', onAbort);
           resolve(outcome);
         },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
       };
       const onAbort = () => {
         this.#appliedWaiters = this.#appliedWaiters.filter((entry) => entry !== waiter);
@@ -367,12 +380,29 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     });
   }
 
+  /** The error that stopped this replica (fail-stop), if one did. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * Fail-stop: the first fatal error (a failed write or fsync, a broken effect) stops the replica. It
+   * steps nothing more, so it acknowledges nothing more; the application (or the manager) must close it.
+   */
+  #fatal(error: Error): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    this.emit('fatal', error);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     await this.#chain.catch(() => undefined);
     for (const waiter of this.#shipWaiters.splice(0)) waiter.resolve({ ok: false, to: [] });
+    const closed = new InvalidStateError(`replica ${this.siteId} is closed`);
+    for (const waiter of this.#appliedWaiters.splice(0)) waiter.reject(closed);
     await this.#log.close();
   }
 
@@ -384,6 +414,8 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
 
   #serialize<T>(task: () => T | Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new InvalidStateError(`replica ${this.siteId} is closed`));
+    // Fail-stop: after a fatal error (a failed write or fsync) nothing more is stepped or performed.
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const run = this.#chain.then(task);
     this.#chain = run.catch(() => undefined);
     return run;
@@ -400,7 +432,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
           const pending = this.#perform(effect);
           if (pending !== undefined) await pending;
         } catch (error) {
-          this.emit('fatal', error as Error);
+          this.#fatal(error as Error);
           throw error;
         }
       }
@@ -418,8 +450,11 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       case 'flush':
         this.#log
           .logFlush({ sync: 'on' })
-          .then(() => this.#reportDurable())
-          .catch((error: Error) => this.emit('fatal', error));
+          .then(
+            () => (this.#closed ? undefined : this.#reportDurable()),
+            (error: Error) => this.#fatal(error),
+          )
+          .catch(() => undefined); // a report after close is nobody's business
         return;
       case 'send':
         this.#deliver(effect.message, effect.to, effect.flags);
@@ -485,15 +520,17 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     this.#stateMachine.restore(snapshot);
     this.#appliedLsn = lsn;
     this.#resolveAppliedWaiters();
-    if (journal !== undefined && journal.records > 0) this.emit('rollback', { toLsn: from, ...journal });
+    if (journal !== undefined && journal.records > 0) {
+      this.#reportRolledBack(journal.transactions);
+      this.emit('rollback', { toLsn: from, ...journal });
+    }
     this.emit('restored', { lsn });
   }
 
   #afterAppend(): void {
     const mode = this.#log.durability;
-    if (mode === 'write' || mode === 'delayed') {
-      void this.#log.logFlush({ sync: 'off' });
-    }
+    // Synchronously: a failed write throws here, inside the effect, and stops the replica (fail-stop).
+    if (mode === 'write' || mode === 'delayed') this.#log.writeOut();
     this.#core.step({ type: 'durable', writtenLsn: this.#log.writtenLsn, durableLsn: this.#log.durableLsn });
   }
 
@@ -562,12 +599,14 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     this.#core.step({ type: 'logRead', requestId, bytes, fromLsn });
   }
 
-  async #awaitOwnLevel(lsn: number): Promise<void> {
-    if (this.#core.ackLevel !== 'flushed' || this.#log.durableLsn > lsn) return;
+  /** Whether the record at `lsn` became durable at this site's ack level. */
+  async #awaitOwnLevel(lsn: number): Promise<boolean> {
+    if (this.#core.ackLevel !== 'flushed' || this.#log.durableLsn > lsn) return true;
     try {
       await this.#log.waitDurable(lsn);
+      return true;
     } catch {
-      // Rolled back or failed before it became durable: the ack was never sent either.
+      return false; // rolled back, or the log failed: it never became durable (and was never acked)
     }
   }
 
@@ -637,7 +676,19 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     const journal = await this.#journal(toLsn);
     await this.#log.truncate(toLsn);
     this.#rebuildStateMachine();
+    this.#reportRolledBack(journal.transactions);
     this.emit('rollback', { toLsn, ...journal });
+  }
+
+  /** Waiters for commits a rollback (or an init) removed learn it now, not when the log grows back. */
+  #reportRolledBack(transactions: readonly RolledBackTransaction[]): void {
+    if (this.#appliedWaiters.length === 0 || transactions.length === 0) return;
+    const gone = new Set(transactions.map((txn) => `${txn.generation}:${txn.commitLsn}`));
+    this.#appliedWaiters = this.#appliedWaiters.filter((waiter) => {
+      if (!gone.has(`${waiter.token.generation}:${waiter.token.lsn}`)) return true;
+      waiter.resolve('rolledBack');
+      return false;
+    });
   }
 
   /** The rollback journal: every record from `fromLsn` on, with the committed transactions among them. */

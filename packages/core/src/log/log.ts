@@ -554,6 +554,15 @@ export class WriteAheadLog implements AsyncDisposable {
   }
 
   /**
+   * Hands the buffered records to the OS now (write(), no sync), synchronously. Throws `LogFailedError`
+   * if the write fails: the log is then stopped.
+   */
+  writeOut(): void {
+    this.#assertWritable();
+    this.#writeOut();
+  }
+
+  /**
    * Resolves once the record at `lsn` is durable. It does not start a flush: in `none` and `write` mode
    * a record becomes durable only through a later flush (a commit with sync 'on', logFlush, close).
    */

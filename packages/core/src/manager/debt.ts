@@ -30,6 +30,11 @@ export class DurabilityDebt {
     return this.#entries[0]?.lsn;
   }
 
+  clear(): void {
+    this.#entries = [];
+    this.#commits = 0;
+  }
+
   add(lsn: number, generation: number, policy: AckPolicy, minRank: number): void {
     this.#entries.push({ lsn, generation, policy, minRank, commits: 1 });
     this.#entries.sort((a, b) => a.lsn - b.lsn);

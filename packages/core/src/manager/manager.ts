@@ -124,7 +124,12 @@ export interface ManagerStats {
   readonly permFailures: number;
   readonly permUnknown: number;
   readonly waitingCommits: number;
-  readonly durabilityDebt: { readonly commits: number; readonly oldestLsn: number | undefined };
+  /** Under-replicated commits of this term; `abandoned`: those of earlier terms, no longer tracked. */
+  readonly durabilityDebt: {
+    readonly commits: number;
+    readonly oldestLsn: number | undefined;
+    readonly abandoned: number;
+  };
   readonly acks: readonly {
     readonly site: SiteId;
     readonly lsn: number;
@@ -198,6 +203,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
   readonly #acks = new Map<SiteId, SiteAck>();
   readonly #pending = new Set<PendingCommit>();
   readonly #debt = new DurabilityDebt();
+  #debtAbandoned = 0;
   readonly #forwards = new Map<number, PendingForward>();
   #nextForwardId = 1;
   #watchdog: TimerHandle | undefined;
@@ -329,6 +335,26 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     const startedAt = this.#clock.now();
     this.#commits++;
     const local = await this.#base.commit(payloads);
+    if (this.#closed) {
+      // Closed while the commit was on its way out: nobody can judge its acks any more.
+      this.#permUnknown++;
+      return {
+        txnId: local.txnId,
+        lsn: local.lsn,
+        generation: local.generation,
+        policy,
+        token: local.token,
+        outcome: 'unknown',
+        perm: undefined,
+        reason: 'lostMastership',
+        ackedBy: [],
+        needed: 0,
+        missing: [],
+        localFlushForced: local.localFlushForced,
+        localLevel: 'buffered',
+        elapsedMs: this.#clock.now() - startedAt,
+      };
+    }
     const base = {
       txnId: local.txnId,
       lsn: local.lsn,
@@ -567,7 +593,11 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       permFailures: this.#permFailures,
       permUnknown: this.#permUnknown,
       waitingCommits: this.#pending.size,
-      durabilityDebt: { commits: this.#debt.size, oldestLsn: this.#debt.oldestLsn },
+      durabilityDebt: {
+        commits: this.#debt.size,
+        oldestLsn: this.#debt.oldestLsn,
+        abandoned: this.#debtAbandoned,
+      },
       acks: [...this.#acks].map(([site, ack]) => ({
         site,
         lsn: ack.lsn,
@@ -626,7 +656,8 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       this.#lastHeardFromMaster = this.#clock.now();
       this.#masterSilenceReported = false;
     }
-    this.#base.processMessage(frame, from).catch((error: Error) => this.emit('fatal', error));
+    // A failure inside is reported once, by the base replica's 'fatal' event.
+    this.#base.processMessage(frame, from).catch(() => undefined);
   }
 
   #onPeerUp(site: SiteId): void {
@@ -646,6 +677,14 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     for (const pending of [...this.#pending]) {
       const verdict = this.#evaluate(pending.lsn, pending.policy, pending.minRank);
       if (!verdict.possible) pending.finish('permFailed', 'unreachable', verdict);
+      // all_available waits only for connected clients: one leaving may be all it was waiting for.
+      else if (verdict.satisfied) {
+        pending.finish(
+          verdict.perm ? 'acknowledged' : 'permFailed',
+          verdict.perm ? undefined : 'notQuorum',
+          verdict,
+        );
+      }
     }
   }
 
@@ -656,6 +695,9 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     base.on('acked', ({ site, lsn, level }) => this.#onAck(site, lsn, level));
     base.on('roleChanged', ({ role, generation, master }) => {
       this.#acks.clear();
+      // Debt is paid by acks of the generation that incurred it; a new term can never pay it.
+      this.#debtAbandoned += this.#debt.size;
+      this.#debt.clear();
       if (role === 'master') {
         this.#logger.info({ generation }, 'became master');
         this.emit('master', { generation });
@@ -681,7 +723,12 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     base.on('joinFailure', (event) => this.emit('joinFailure', event));
     base.on('holdElection', (event) => this.emit('holdElection', event));
     base.on('fatal', (error) => {
-      this.#logger.error({ err: error.message }, 'fatal');
+      // Fail-stop (DESIGN §2): this site stops acknowledging and claiming durability. Dropping every
+      // connection makes its peers see it gone (a master's clients then hold an election); what was
+      // waiting for acks here can no longer be decided.
+      this.#logger.error({ err: error.message }, 'fatal: the site stops');
+      for (const pending of [...this.#pending]) pending.finish('unknown', 'lostMastership', undefined);
+      void this.#transport.close().catch(() => undefined);
       this.emit('fatal', error);
     });
   }

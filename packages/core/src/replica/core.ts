@@ -886,6 +886,7 @@ export class ReplicaCore {
 
   #rollback(toLsn: number): void {
     this.#effects.push({ type: 'truncate', toLsn });
+    if (this.#lastCommitLsn >= toLsn) this.#lastCommitLsn = 0; // the last one left is not known here
     this.#nextLsn = toLsn;
     this.#writtenLsn = Math.min(this.#writtenLsn, toLsn);
     this.#durableLsn = Math.min(this.#durableLsn, toLsn);
@@ -937,6 +938,7 @@ export class ReplicaCore {
     const discardFrom = Math.min(common ?? this.#firstLsn, this.#nextLsn);
     this.#effects.push({ type: 'restore', lsn, snapshot: message.snapshot, discardFrom });
     this.#firstLsn = lsn;
+    this.#lastCommitLsn = 0;
     this.#nextLsn = lsn;
     this.#writtenLsn = lsn;
     this.#durableLsn = lsn;

@@ -248,4 +248,38 @@ describe('base API over MessageChannel', () => {
     controller.abort();
     await expect(pending).rejects.toThrow(/abort/i);
   });
+
+  it('stops for good on a failed write: the commit rejects, fatal fires once, nothing more is stepped', async () => {
+    const storage = new MemoryStorage('a');
+    const a = await makeSite('a', ['b'], 'write', { storage });
+    const fatal: Error[] = [];
+    a.replica.on('fatal', (error) => fatal.push(error));
+    await a.replica.becomeMaster(1);
+    storage.injectFault({ op: 'write' });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(a.replica.commit([put('x', '1')])).rejects.toMatchObject({
+        code: 'ERR_ACKORD_LOG_FAILED',
+      });
+      await expect(a.replica.commit([put('y', '2')])).rejects.toMatchObject({
+        code: 'ERR_ACKORD_LOG_FAILED',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(fatal).toHaveLength(1);
+      expect(a.replica.failure).toBe(fatal[0]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('rejects waitApplied waiters when the replica closes', async () => {
+    const a = await makeSite('a', []);
+    const waiting = a.replica.waitApplied('1:999999');
+    sites.splice(sites.indexOf(a), 1);
+    await a.replica.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_ACKORD_INVALID_STATE' });
+  });
 });

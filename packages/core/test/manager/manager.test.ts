@@ -190,7 +190,7 @@ describe('replication manager receipts', () => {
     network.pause('c');
     const receipt = await during(clock, master.commit(put('x'), { policy: 'all' }));
     expect(receipt.perm).toBe(false);
-    expect(master.stats().durabilityDebt).toEqual({ commits: 1, oldestLsn: receipt.lsn });
+    expect(master.stats().durabilityDebt).toEqual({ commits: 1, oldestLsn: receipt.lsn, abandoned: 0 });
     network.resume('c');
     await run(clock, 100);
     expect(restored).toHaveLength(1);
