@@ -13,6 +13,10 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: { name: 'transport-tcp', include: ['packages/transport-tcp/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
         test: { name: 'integration', include: ['test/**/*.test.ts'], testTimeout: 60_000 },
       },
     ],

@@ -18,6 +18,7 @@ export type AckordErrorCode =
   | 'ERR_ACKORD_INVALID_LSN'
   | 'ERR_ACKORD_INVALID_STATE'
   | 'ERR_ACKORD_PROTOCOL'
+  | 'ERR_ACKORD_HANDSHAKE'
   | 'ERR_ACKORD_NOT_MASTER';
 
 export class AckordError extends Error {

@@ -19,5 +19,6 @@ export * from './log/index.js';
 export * from './logger.js';
 export * from './manager/index.js';
 export * from './replica/index.js';
+export * from './transport/index.js';
 export * from './transport.js';
 export * from './wire/index.js';

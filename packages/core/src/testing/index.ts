@@ -7,4 +7,12 @@ export {
   MemoryNetwork,
   MemoryTransport,
 } from './memory-transport.js';
+export {
+  EventRecorder,
+  type RecordedEvent,
+  type TransportFixture,
+  type TransportFixtureFactory,
+  transportComplianceTests,
+  waitFor,
+} from './transport-compliance.js';
 export { VirtualClock } from './virtual-clock.js';

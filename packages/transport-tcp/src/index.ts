@@ -1,0 +1,23 @@
+/**
+ * @packageDocumentation
+ * TCP transport for Ackord: node:net, u32 length-prefixed frames, every connection authenticated with
+ * the shared handshake from `@ackord/core` (cluster id, site id, HMAC challenge-response). The site
+ * whose id sorts lower dials; reconnects use capped exponential back-off with full jitter.
+ *
+ * @example
+ * ```ts
+ * import { createTcpTransport } from '@ackord/transport-tcp';
+ * const transport = createTcpTransport({
+ *   siteId: 'a',
+ *   listen: { host: '0.0.0.0', port: 7400 },
+ *   peers: [{ id: 'b', host: 'b.internal', port: 7400 }],
+ *   clusterId: 'orders',
+ *   secret: process.env.ACKORD_SECRET!,
+ * });
+ * transport.on('handshakeError', (error) => console.warn(error.reason));
+ * ```
+ */
+export { reconnectDelayMs } from './backoff.js';
+export { encodeTcpFrame, FRAME_LENGTH_BYTES, FrameReader } from './frame-reader.js';
+export { TCP_MAX_FRAME_BYTES_LIMIT, type TcpTransportOptions } from './options.js';
+export { createTcpTransport, TcpTransport, type TcpTransportEvents } from './tcp-transport.js';
