@@ -412,6 +412,16 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
 
   // ---- the effect loop ----
 
+  /**
+   * Work nobody awaits (timer ticks, bulk flushes): an error in it has no caller to reach, so it is
+   * fatal — except the refusals of a closed or already failed replica.
+   */
+  #background(task: () => Promise<void>): void {
+    this.#serialize(task).catch((error: Error) => {
+      if (!this.#closed && this.#failure === undefined) this.#fatal(error);
+    });
+  }
+
   #serialize<T>(task: () => T | Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new InvalidStateError(`replica ${this.siteId} is closed`));
     // Fail-stop: after a fatal error (a failed write or fsync) nothing more is stepped or performed.
@@ -581,10 +591,10 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     queueMicrotask(() => {
       this.#bulkFlushScheduled = false;
       if (this.#closed) return;
-      void this.#serialize(() => {
+      this.#background(() => {
         this.#core.step({ type: 'flushBulk' });
         return this.#execute();
-      }).catch(() => undefined);
+      });
     });
   }
 
@@ -622,10 +632,10 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
         this.#timer = undefined;
         this.#timerAt = undefined;
         if (this.#closed) return;
-        void this.#serialize(() => {
+        this.#background(() => {
           this.#core.step({ type: 'tick', now: this.#clock.now() });
           return this.#execute();
-        }).catch(() => undefined);
+        });
       },
       Math.max(0, deadline - this.#clock.now()),
     );
