@@ -19,6 +19,7 @@
  * finishes it (removes every old segment, starts the log at the snapshot's LSN) instead of reopening a
  * mix of old segments and a snapshot that does not belong to them.
  */
+import { LogCorruptedError } from '../errors.js';
 import { crc32c } from './crc32c.js';
 import type { LogStorage } from './storage.js';
 
@@ -77,21 +78,25 @@ export function writeSnapshot(storage: LogStorage, snapshot: StoredSnapshot): vo
   storage.syncDirectory();
 }
 
-/** The stored snapshot, or undefined when there is none or it does not check out. */
+/**
+ * The stored snapshot, or undefined when there is none. A SNAPSHOT file that does not check out is
+ * `LogCorruptedError`: ignoring it would rebuild the state without what it stood for (a crash while
+ * writing one leaves only SNAPSHOT.tmp, never a half-written SNAPSHOT).
+ */
 export function readSnapshot(storage: LogStorage): StoredSnapshot | undefined {
   if (!storage.list().includes(SNAPSHOT_FILE_NAME)) return undefined;
   const file = storage.open(SNAPSHOT_FILE_NAME, { create: false, dsync: false });
   try {
     const size = file.size();
-    if (size < HEADER_BYTES) return undefined;
+    if (size < HEADER_BYTES) return corrupt(`${size} bytes, shorter than its header`);
     const bytes = Buffer.allocUnsafe(size);
     file.read(bytes, 0, size, 0);
-    if (!bytes.subarray(0, 8).equals(MAGIC) || size < HEADER_BYTES + 4) return undefined;
+    if (!bytes.subarray(0, 8).equals(MAGIC) || size < HEADER_BYTES + 4) return corrupt('bad magic or short');
     const entries = bytes.readUInt32LE(HEADER_BYTES);
-    if (entries > MAX_SNAPSHOT_HISTORY) return undefined;
+    if (entries > MAX_SNAPSHOT_HISTORY) return corrupt(`${entries} history entries`);
     const dataOffset = HEADER_BYTES + 4 + entries * HISTORY_ENTRY_BYTES;
     if (dataOffset + bytes.readUInt32LE(24) !== size || checksum(bytes) !== bytes.readUInt32LE(28))
-      return undefined;
+      return corrupt('length or checksum mismatch');
     const history = [];
     for (let index = 0; index < entries; index++) {
       const at = HEADER_BYTES + 4 + index * HISTORY_ENTRY_BYTES;
@@ -110,4 +115,8 @@ export function readSnapshot(storage: LogStorage): StoredSnapshot | undefined {
   } finally {
     file.close();
   }
+}
+
+function corrupt(reason: string): never {
+  throw new LogCorruptedError(SNAPSHOT_FILE_NAME, 0, `snapshot unreadable: ${reason}`);
 }
