@@ -17,6 +17,18 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: { name: 'transport-ws', include: ['packages/transport-ws/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'election', include: ['packages/election/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
         test: { name: 'integration', include: ['test/**/*.test.ts'], testTimeout: 60_000 },
       },
     ],

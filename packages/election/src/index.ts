@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * Ackord's leader election (work in progress).
+ */
+export {};

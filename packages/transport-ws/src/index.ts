@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * WebSocket transport for Ackord (work in progress).
+ */
+export {};
