@@ -67,7 +67,11 @@ export interface SiteStats {
   readonly permFailures: number;
   readonly appliedLsn: number;
   readonly logNextLsn: number;
-  readonly sendsRefused: Readonly<Record<string, number>>;
+  readonly sendsRefused: {
+    readonly peerDown: number;
+    readonly backpressure: number;
+    readonly tooLarge: number;
+  };
   /** Frames the transport delivered, by the site it attributed them to. */
   readonly framesFrom: Readonly<Record<string, number>>;
   /** Frames attributed to a site that is not configured (must stay 0). */
@@ -76,6 +80,8 @@ export interface SiteStats {
   readonly attackFramesDelivered: number;
   /** Handshake failures reported by the transport, by reason. */
   readonly handshakeErrors: Readonly<Record<string, number>>;
+  /** Connections closed for breaking the framing rules, by reason (where the transport reports them). */
+  readonly connectionErrors: Readonly<Record<string, number>>;
   /** Frames from authenticated peers that did not decode. */
   readonly badMessages: number;
   /** Warnings the site's logger received (transport and manager), by message. */
@@ -109,6 +115,13 @@ export type SiteEvent =
       readonly remote: boolean;
       readonly peer: string | null;
       readonly remoteAddress: string;
+    }
+  /** An established connection closed for breaking the framing rules (ConnectionError), where the transport reports it. */
+  | {
+      readonly event: 'connectionError';
+      readonly code: string;
+      readonly reason: string;
+      readonly peer: string | null;
     }
   | { readonly event: 'badMessage'; readonly from: string; readonly reason: string }
   | { readonly event: 'connectEstablished'; readonly site: string }

@@ -90,7 +90,15 @@ interface HandshakeErrorLike {
   readonly remote: boolean;
 }
 
-/** A transport that also reports failed handshakes (TCP does; the WebSocket transport is expected to). */
+interface ConnectionErrorLike {
+  readonly code: string;
+  readonly reason: string;
+}
+
+/**
+ * A transport that also reports failed handshakes and, where it does, connections closed for breaking
+ * the framing rules (`connectionError`). Listening for an event a transport never emits is harmless.
+ */
 type ObservableTransport = Transport & {
   on(
     event: 'handshakeError',
@@ -98,6 +106,10 @@ type ObservableTransport = Transport & {
       error: HandshakeErrorLike,
       context: { peer: SiteId | undefined; remoteAddress: string },
     ) => void,
+  ): unknown;
+  on(
+    event: 'connectionError',
+    listener: (error: ConnectionErrorLike, context?: { peer?: SiteId | undefined }) => void,
   ): unknown;
 };
 
@@ -193,7 +205,7 @@ function controlLogger(
 ): Logger {
   const report = (level: string) => (object: object, message?: string) => {
     const text = message ?? '';
-    if (level === 'warn') warnings.set(text, (warnings.get(text) ?? 0) + 1);
+    if (level === 'warn') increment(warnings, text);
     if (level === 'warn' || level === 'error') {
       write({ event: 'log', level, message: text, fields: { ...bindings, ...object } });
     } else if (verbose) {
@@ -232,6 +244,18 @@ class FrameCounters {
   readonly from = new Map<SiteId, number>();
   strangers = 0;
   attackFrames = 0;
+}
+
+/** What the site counts of its transport's and logger's reports, for `stats`. */
+interface Observations {
+  readonly frames: FrameCounters;
+  readonly handshakeErrors: Map<string, number>;
+  readonly connectionErrors: Map<string, number>;
+  readonly warnings: Map<string, number>;
+}
+
+function increment(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
 const marker = Buffer.from(ATTACK_MARKER);
@@ -276,9 +300,7 @@ class Site {
   readonly #config: SiteConfig;
   readonly #manager: ReplicationManager;
   readonly #state: KvStateMachine;
-  readonly #counters: FrameCounters;
-  readonly #handshakeErrors: Map<string, number>;
-  readonly #warnings: Map<string, number>;
+  readonly #observations: Observations;
   #badMessages = 0;
   #loop: { running: boolean; done: Promise<void> } | undefined;
   #loopCounts = { acknowledged: 0, permFailed: 0, unknown: 0, errors: 0, lastError: null as string | null };
@@ -287,16 +309,12 @@ class Site {
     config: SiteConfig,
     manager: ReplicationManager,
     state: KvStateMachine,
-    counters: FrameCounters,
-    handshakeErrors: Map<string, number>,
-    warnings: Map<string, number>,
+    observations: Observations,
   ) {
     this.#config = config;
     this.#manager = manager;
     this.#state = state;
-    this.#counters = counters;
-    this.#handshakeErrors = handshakeErrors;
-    this.#warnings = warnings;
+    this.#observations = observations;
     manager.replica.on('badMessage', ({ from, reason }) => {
       this.#badMessages++;
       write({ event: 'badMessage', from, reason });
@@ -401,12 +419,13 @@ class Site {
       appliedLsn: stats.appliedLsn,
       logNextLsn: this.#manager.log.nextLsn,
       sendsRefused: stats.sendsRefused,
-      framesFrom: Object.fromEntries(this.#counters.from),
-      framesFromStrangers: this.#counters.strangers,
-      attackFramesDelivered: this.#counters.attackFrames,
-      handshakeErrors: Object.fromEntries(this.#handshakeErrors),
+      framesFrom: Object.fromEntries(this.#observations.frames.from),
+      framesFromStrangers: this.#observations.frames.strangers,
+      attackFramesDelivered: this.#observations.frames.attackFrames,
+      handshakeErrors: Object.fromEntries(this.#observations.handshakeErrors),
+      connectionErrors: Object.fromEntries(this.#observations.connectionErrors),
       badMessages: this.#badMessages,
-      warnings: Object.fromEntries(this.#warnings),
+      warnings: Object.fromEntries(this.#observations.warnings),
       rss: memory.rss,
       heapUsed: memory.heapUsed,
       loop: this.#loopReport(),
@@ -453,9 +472,13 @@ function summarize(key: string, receipt: CommitReceipt): ReceiptSummary {
 
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2));
-  const warnings = new Map<string, number>();
-  const handshakeErrors = new Map<string, number>();
-  const logger = controlLogger(config.verbose, warnings, { site: config.siteId });
+  const observations: Observations = {
+    frames: new FrameCounters(),
+    handshakeErrors: new Map(),
+    connectionErrors: new Map(),
+    warnings: new Map(),
+  };
+  const logger = controlLogger(config.verbose, observations.warnings, { site: config.siteId });
   const self = config.sites.find((site) => site.id === config.siteId)!;
   const transport = await createTransport(config.transport, {
     siteId: config.siteId,
@@ -474,7 +497,7 @@ async function main(): Promise<void> {
     logger,
   });
   transport.on('handshakeError', (error, context) => {
-    handshakeErrors.set(error.reason, (handshakeErrors.get(error.reason) ?? 0) + 1);
+    increment(observations.handshakeErrors, error.reason);
     write({
       event: 'handshakeError',
       code: error.code,
@@ -484,8 +507,11 @@ async function main(): Promise<void> {
       remoteAddress: context.remoteAddress,
     });
   });
+  transport.on('connectionError', (error, context) => {
+    increment(observations.connectionErrors, error.reason);
+    write({ event: 'connectionError', code: error.code, reason: error.reason, peer: context?.peer ?? null });
+  });
   const configured = new Set([...config.sites.map((site) => site.id), ...config.views]);
-  const counters = new FrameCounters();
   const state = new KvStateMachine();
   const manager = await createReplicationManager({
     siteId: config.siteId,
@@ -496,13 +522,13 @@ async function main(): Promise<void> {
     dir: config.dir,
     clusterId: config.clusterId,
     durability: config.durability as ManagerOptions['durability'],
-    transport: observeFrames(transport, configured, counters),
+    transport: observeFrames(transport, configured, observations.frames),
     stateMachine: state,
     ackTimeoutMs: config.ackTimeoutMs,
     logger,
   });
   if (config.role === 'master') await manager.becomeMaster();
-  const site = new Site(config, manager, state, counters, handshakeErrors, warnings);
+  const site = new Site(config, manager, state, observations);
 
   let closing: Promise<void> | undefined;
   const shutdown = (code: number) => {
