@@ -10,6 +10,7 @@ export type ReadResult =
 
 export class FrameReader {
   readonly #maxFrameBytes: number;
+  /** Bytes of an incomplete frame (or header) left over from earlier chunks. */
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   /** Length of the frame being read, once its header is in. */
@@ -23,21 +24,34 @@ export class FrameReader {
   /** The whole frames completed by `chunk` (each a fresh copy), or the oversize length that stops the stream. */
   push(chunk: Uint8Array): ReadResult {
     if (this.#failed) return { ok: false, length: -1 };
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-    }
     const frames: Uint8Array[] = [];
+    let rest = chunk;
+    if (this.#buffered === 0 && this.#expected === undefined) {
+      // Nothing left over: the usual case. Whole frames are copied straight out of the chunk, and only
+      // an incomplete tail is kept for the next one.
+      let offset = 0;
+      while (chunk.length - offset >= FRAME_LENGTH_BYTES) {
+        const length = readLength(chunk, offset);
+        if (length > this.#maxFrameBytes) return this.#fail(length);
+        const end = offset + FRAME_LENGTH_BYTES + length;
+        if (end > chunk.length) break;
+        const frame = new Uint8Array(length);
+        frame.set(chunk.subarray(offset + FRAME_LENGTH_BYTES, end));
+        frames.push(frame);
+        offset = end;
+      }
+      if (offset === chunk.length) return { ok: true, frames };
+      rest = chunk.subarray(offset);
+    }
+    if (rest.length > 0) {
+      this.#chunks.push(rest);
+      this.#buffered += rest.length;
+    }
     for (;;) {
       if (this.#expected === undefined) {
         if (this.#buffered < FRAME_LENGTH_BYTES) break;
-        const header = this.#take(FRAME_LENGTH_BYTES);
-        const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
-        if (length > this.#maxFrameBytes) {
-          this.#failed = true;
-          this.#chunks = [];
-          return { ok: false, length };
-        }
+        const length = this.#takeLength();
+        if (length > this.#maxFrameBytes) return this.#fail(length);
         this.#expected = length;
       }
       if (this.#buffered < this.#expected) break;
@@ -45,6 +59,23 @@ export class FrameReader {
       this.#expected = undefined;
     }
     return { ok: true, frames };
+  }
+
+  #fail(length: number): ReadResult {
+    this.#failed = true;
+    this.#chunks = [];
+    this.#buffered = 0;
+    return { ok: false, length };
+  }
+
+  /** Takes a length header off the front of the buffered chunks (at least 4 bytes are buffered). */
+  #takeLength(): number {
+    const head = this.#chunks[0]!;
+    if (head.length < FRAME_LENGTH_BYTES) return readLength(this.#take(FRAME_LENGTH_BYTES), 0);
+    if (head.length === FRAME_LENGTH_BYTES) this.#chunks.shift();
+    else this.#chunks[0] = head.subarray(FRAME_LENGTH_BYTES);
+    this.#buffered -= FRAME_LENGTH_BYTES;
+    return readLength(head, 0);
   }
 
   /** Copies `size` bytes off the front of the buffered chunks. */
@@ -62,6 +93,13 @@ export class FrameReader {
     this.#buffered -= size;
     return out;
   }
+}
+
+/** The u32 BE at `offset`, without a DataView per frame. */
+function readLength(bytes: Uint8Array, offset: number): number {
+  return (
+    bytes[offset]! * 0x1000000 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!)
+  );
 }
 
 /** The bytes on the wire for one frame: its u32 length, then a copy of it. */
