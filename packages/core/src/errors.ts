@@ -19,7 +19,10 @@ export type AckordErrorCode =
   | 'ERR_ACKORD_INVALID_STATE'
   | 'ERR_ACKORD_PROTOCOL'
   | 'ERR_ACKORD_HANDSHAKE'
-  | 'ERR_ACKORD_NOT_MASTER';
+  | 'ERR_ACKORD_TLS'
+  | 'ERR_ACKORD_CONNECTION'
+  | 'ERR_ACKORD_NOT_MASTER'
+  | 'ERR_ACKORD_TRANSFER';
 
 export class AckordError extends Error {
   readonly code: AckordErrorCode;
@@ -142,6 +145,20 @@ export class InvalidLsnError extends AckordError {
   constructor(lsn: number, reason: string) {
     super('ERR_ACKORD_INVALID_LSN', `LSN ${lsn} is not a record position: ${reason}`);
     this.lsn = lsn;
+  }
+}
+
+/** `transferMastership` did not complete: the target did not catch up, or did not win, in time. */
+export class TransferError extends AckordError {
+  readonly target: string;
+  readonly stage: 'catchUp' | 'election';
+  constructor(target: string, stage: 'catchUp' | 'election', detail: string) {
+    super(
+      'ERR_ACKORD_TRANSFER',
+      `mastership transfer to ${target} failed while ${stage === 'catchUp' ? 'catching it up' : 'electing it'}: ${detail}`,
+    );
+    this.target = target;
+    this.stage = stage;
   }
 }
 

@@ -252,6 +252,14 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     });
   }
 
+  /** An election at `generation` is under way: ignore masters of older generations from now on. */
+  fence(generation: number): Promise<void> {
+    return this.#serialize(() => {
+      this.#core.step({ type: 'fence', generation });
+      return this.#execute();
+    });
+  }
+
   peerUp(site: SiteId): Promise<void> {
     return this.#serialize(() => {
       this.#core.step({ type: 'peerUp', site });

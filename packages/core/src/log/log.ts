@@ -20,6 +20,7 @@ import {
   LsnUnavailableError,
   RecordTooLargeError,
 } from '../errors.js';
+import { readElectionState, type StoredElectionState, writeElectionState } from './election-state-file.js';
 import { FileStorage } from './file-storage.js';
 import {
   type DurabilityModeName,
@@ -534,6 +535,21 @@ export class WriteAheadLog implements AsyncDisposable {
     if (snapshot === undefined || snapshot.lsn < this.firstLsn || snapshot.lsn > this.#nextLsn)
       return undefined;
     return snapshot;
+  }
+
+  /** The election's durable state (generation 0 and no vote when never written). */
+  loadElectionState(): StoredElectionState {
+    return readElectionState(this.#storage);
+  }
+
+  /** Makes the election's state durable before it returns (a vote is sent only after this). */
+  saveElectionState(state: StoredElectionState): void {
+    this.#assertWritable();
+    try {
+      writeElectionState(this.#storage, state);
+    } catch (error) {
+      throw this.#fail('election state', error);
+    }
   }
 
   /**

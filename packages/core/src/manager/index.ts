@@ -1,5 +1,8 @@
 export type { DebtEntry } from './debt.js';
 export { DurabilityDebt, MAX_DEBT_ENTRIES } from './debt.js';
+export type { ElectionOptions } from './election-options.js';
+export { MAX_ELECTION_TIMEOUT_MS } from './election-options.js';
+export type { ElectionCandidate, ElectionExplanation, ElectionStats } from './election-types.js';
 export type {
   AckReceived,
   CommitOutcome,

@@ -8,17 +8,22 @@
  * It is a shell around `BaseReplica` (which owns the log and the pure core): acks arrive as `acked`
  * events, the policy math is the pure `evaluatePolicy`, and every timer goes through the injected clock.
  */
+
+import type { ElectionExplanation, ElectionStats } from '@ackord/election';
 import { EventEmitter } from 'eventemitter3';
 import { BaseReplica, type RollbackEvent } from '../base/base-replica.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
-import { AckordError, InvalidStateError } from '../errors.js';
+import { AckordError, InvalidStateError, TransferError } from '../errors.js';
 import { type DurabilityLevel, type LogStats, openLog, type WriteAheadLog } from '../log/log.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { ACK_LEVEL_RANK, type AckLevel, type Role, type SiteId } from '../replica/types.js';
 import type { SendOutcome, Transport } from '../transport.js';
+import { decodeFrame } from '../wire/decode.js';
 import { encodeMessage } from '../wire/encode.js';
 import type { ForwardMessage, ForwardResultMessage } from '../wire/messages.js';
+import { MessageType } from '../wire/messages.js';
 import { DurabilityDebt } from './debt.js';
+import { ElectionDriver } from './election-driver.js';
 import { type ManagerOptions, parseManagerOptions, type ResolvedManagerOptions } from './options.js';
 import { type AckPolicy, evaluatePolicy, type GroupSite, type PolicyVerdict } from './policy.js';
 
@@ -111,6 +116,14 @@ export interface ManagerEvents {
   restored: [{ lsn: number }];
   joinFailure: [{ reason: string }];
   holdElection: [{ reason: string }];
+  /** This site won an election (elections on): who ran, who voted, who was missing, why it won. */
+  elected: [ElectionExplanation];
+  /** An election (or, `preVote: true`, a pre-vote) started here. */
+  electionStarted: [{ electionGeneration: number; reason: string; preVote: boolean }];
+  /** An election ended without a winner here; it will be retried. */
+  electionFailed: [{ electionGeneration: number; reason: string }];
+  /** This master stepped down on its own (check-quorum, transfer). */
+  steppedDown: [{ reason: string }];
   fatal: [Error];
 }
 
@@ -137,6 +150,8 @@ export interface ManagerStats {
     readonly ageMs: number;
   }[];
   readonly connected: readonly SiteId[];
+  /** Elections on: the election core's state and the last election this site won. */
+  readonly election: ElectionStats | undefined;
   readonly framesSent: number;
   readonly framesReceived: number;
   readonly bytesSent: number;
@@ -207,9 +222,12 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
   readonly #forwards = new Map<number, PendingForward>();
   #nextForwardId = 1;
   #watchdog: TimerHandle | undefined;
+  readonly #election: ElectionDriver | undefined;
   #lastHeardFromMaster = 0;
   #masterSilenceReported = false;
   #closed = false;
+  /** A mastership transfer is under way: new commits are refused until it ends. */
+  #transferring: SiteId | undefined;
   #commits = 0;
   #permAcknowledged = 0;
   #permFailures = 0;
@@ -271,6 +289,30 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
               maxDelayMs: replication.maxDelayMs,
             },
     });
+    if (options.election !== undefined) {
+      this.#election = new ElectionDriver({
+        siteId: options.siteId,
+        sites: options.sites,
+        settings: options.election,
+        base: this.#base,
+        log,
+        clock,
+        logger: this.#logger.child({ component: 'election' }),
+        send: (frame, target) => this.#send(frame, target),
+        events: {
+          elected: (explanation) => this.emit('elected', explanation),
+          electionStarted: (event) => this.emit('electionStarted', event),
+          electionFailed: (event) => this.emit('electionFailed', event),
+          steppedDown: (event) => this.emit('steppedDown', event),
+        },
+      });
+      if (options.election.unsafeNvotes) {
+        this.#logger.warn(
+          { nvotes: options.election.nvotes },
+          'election.nvotes is below a majority of the electable sites: acknowledged commits can be lost',
+        );
+      }
+    }
     this.#wireEvents();
   }
 
@@ -298,6 +340,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       peerDown: (site) => this.#onPeerDown(site),
     });
     await this.#base.becomeClient();
+    this.#election?.start();
     this.#armWatchdog();
   }
 
@@ -323,6 +366,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
    */
   async commit(payloads: readonly Uint8Array[], options: ManagerCommitOptions = {}): Promise<CommitReceipt> {
     options.signal?.throwIfAborted();
+    if (this.#transferring !== undefined) throw new NotMasterError(this.siteId, this.#transferring);
     if (this.#base.role !== 'master') {
       const master = this.#base.master;
       if (options.forward && master !== undefined && master !== this.siteId)
@@ -573,6 +617,69 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
   }
 
   /** Asynchronous replication: ships every queued record now. Synchronous: a no-op. */
+  /**
+   * Hands mastership to `target` (elections on): new commits are refused, the target is caught up to
+   * this master's last commit, then it is elected at once (the group's leases are released). Resolves
+   * when this site sees `target` as its master; rejects with `TransferError` when a stage times out
+   * (default: one election timeout each) — mastership may then be anywhere, or nowhere until the next
+   * election.
+   */
+  async transferMastership(
+    target: SiteId,
+    options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const election = this.#election;
+    if (election === undefined) throw new InvalidStateError('transferMastership needs elections on');
+    if (this.#base.role !== 'master') throw new NotMasterError(this.siteId, this.#base.master);
+    const site = this.#group.find((entry) => entry.id === target);
+    if (site === undefined || target === this.siteId || site.view || site.priority === 0)
+      throw new InvalidStateError(`cannot transfer mastership to ${target}: not an electable peer`);
+    if (this.#transferring !== undefined) throw new InvalidStateError('a transfer is already under way');
+    const timeoutMs = options.timeoutMs ?? this.#options.election!.electionTimeoutMs;
+    this.#transferring = target;
+    try {
+      const caughtUpTo = this.#base.core.lastCommitLsn;
+      const caughtUp = await this.#waitFor(
+        () => (this.#acks.get(target)?.lsn ?? 0) >= caughtUpTo,
+        timeoutMs,
+        options.signal,
+      );
+      if (!caughtUp) {
+        throw new TransferError(
+          target,
+          'catchUp',
+          `its ack is at ${this.#acks.get(target)?.lsn ?? 0}, the last commit at ${caughtUpTo}`,
+        );
+      }
+      this.#logger.info({ target, lsn: caughtUpTo }, 'transferring mastership');
+      election.transfer(target);
+      const elected = await this.#waitFor(() => this.#base.master === target, timeoutMs, options.signal);
+      if (!elected) throw new TransferError(target, 'election', `not master after ${timeoutMs} ms`);
+    } finally {
+      this.#transferring = undefined;
+    }
+  }
+
+  /** Master only (elections on): whether a linearizable read may be served here now (the read lease). */
+  hasReadLease(): boolean {
+    return this.#base.role === 'master' && this.#election !== undefined && this.#election.hasReadLease();
+  }
+
+  /** Polls `condition` on the injected clock; false when `timeoutMs` passed first. */
+  async #waitFor(
+    condition: () => boolean,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const deadline = this.#clock.now() + timeoutMs;
+    while (!condition()) {
+      signal?.throwIfAborted();
+      if (this.#closed || this.#clock.now() >= deadline) return false;
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, 5));
+    }
+    return true;
+  }
+
   async sync(): Promise<void> {
     if (this.#base.role === 'master') await this.#base.ship();
   }
@@ -605,6 +712,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         ageMs: now - ack.at,
       })),
       connected: [...this.#transport.connectedPeers()],
+      election: this.#election?.stats(),
       framesSent: this.#framesSent,
       framesReceived: this.#framesReceived,
       bytesSent: this.#bytesSent,
@@ -620,6 +728,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     if (this.#closed) return;
     this.#closed = true;
     if (this.#watchdog !== undefined) this.#clock.clearTimeout(this.#watchdog);
+    this.#election?.close();
     for (const pending of [...this.#pending]) pending.finish('unknown', 'lostMastership', undefined);
     for (const forward of [...this.#forwards.values()]) forward.finish(undefined);
     await this.#transport.close();
@@ -656,6 +765,23 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       this.#lastHeardFromMaster = this.#clock.now();
       this.#masterSilenceReported = false;
     }
+    const election = this.#election;
+    if (election !== undefined) {
+      election.heard(from);
+      // Election traffic goes to the election core (the type byte is at offset 3 of the header).
+      const type = frame.length > 3 ? frame[3] : undefined;
+      if (type === MessageType.vote1 || type === MessageType.vote2 || type === MessageType.election) {
+        const decoded = decodeFrame(frame);
+        if (decoded.ok) {
+          const message = decoded.message;
+          if (message.type === 'vote1' || message.type === 'vote2' || message.type === 'election')
+            election.receive(from, message);
+        } else {
+          this.#logger.warn({ peer: from, reason: decoded.error.message }, 'bad election frame');
+        }
+        return;
+      }
+    }
     // A failure inside is reported once, by the base replica's 'fatal' event.
     this.#base.processMessage(frame, from).catch(() => undefined);
   }
@@ -672,6 +798,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     this.#logger.info({ peer: site }, 'connection broken');
     this.emit('connectBroken', { site });
     if (this.#async) this.emit('replicaUnreachable', { site });
+    this.#election?.peerDown(site);
     void this.#base.peerDown(site).catch(() => undefined);
     // Fail fast for commits whose policy the sites still reachable can no longer meet.
     for (const pending of [...this.#pending]) {
@@ -713,6 +840,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         this.#masterSilenceReported = false;
         if (master !== undefined) this.emit('newMaster', { generation, master });
       }
+      this.#election?.roleChanged(role, master, generation);
     });
     base.on('rollback', (event) => {
       this.#logger.warn({ toLsn: event.toLsn, transactions: event.transactions.length }, 'rolled back');
@@ -721,7 +849,10 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     base.on('restored', (event) => this.emit('restored', event));
     base.on('forwarded', ({ from, message }) => void this.#onForwarded(from, message));
     base.on('joinFailure', (event) => this.emit('joinFailure', event));
-    base.on('holdElection', (event) => this.emit('holdElection', event));
+    base.on('holdElection', (event) => {
+      this.#election?.holdElection(event.reason);
+      this.emit('holdElection', event);
+    });
     base.on('fatal', (error) => {
       // Fail-stop (DESIGN §2): this site stops acknowledging and claiming durability. Dropping every
       // connection makes its peers see it gone (a master's clients then hold an election); what was

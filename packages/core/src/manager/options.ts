@@ -6,6 +6,11 @@ import type { LogStorage } from '../log/storage.js';
 import type { Logger } from '../logger.js';
 import type { StateMachine } from '../replica/state-machine.js';
 import type { Transport } from '../transport.js';
+import {
+  electionOptionsSchema,
+  type ResolvedElectionOptions,
+  resolveElectionOptions,
+} from './election-options.js';
 import { ACK_POLICIES } from './policy.js';
 
 /** The longest ack timeout accepted: ten minutes. */
@@ -71,6 +76,11 @@ const schema = z
     /** A client that hears nothing from its master this long reports HOLDELECTION. */
     masterTimeoutMs: z.number().int().min(50).max(600_000).default(3000),
     autoInit: z.boolean().default(true),
+    /**
+     * Elections (packages/election): `false` (default) leaves roles to the application
+     * (becomeMaster/becomeClient); `true` or settings make the group elect its master.
+     */
+    election: z.union([z.boolean(), electionOptionsSchema]).default(false),
     logger: z.custom<Logger>((value) => typeof value === 'object' && value !== null).optional(),
     clock: z.custom<Clock>((value) => typeof value === 'object' && value !== null).optional(),
   })
@@ -99,10 +109,23 @@ const schema = z
   });
 
 export type ManagerOptions = z.input<typeof schema>;
-export type ResolvedManagerOptions = z.output<typeof schema>;
+export type ResolvedManagerOptions = Omit<z.output<typeof schema>, 'election'> & {
+  /** undefined: elections off. */
+  readonly election: ResolvedElectionOptions | undefined;
+};
 
 export function parseManagerOptions(options: ManagerOptions): ResolvedManagerOptions {
   const result = schema.safeParse(options);
   if (!result.success) throw new ConfigError('replication manager options', result.error.issues);
-  return result.data;
+  const parsed = result.data;
+  if (parsed.election === false) return { ...parsed, election: undefined };
+  const settings = parsed.election === true ? electionOptionsSchema.parse({}) : parsed.election;
+  const election = resolveElectionOptions(settings, parsed);
+  if (Array.isArray(election)) {
+    throw new ConfigError(
+      'replication manager options',
+      election.map((message) => ({ code: 'custom' as const, path: ['election'], message, input: undefined })),
+    );
+  }
+  return { ...parsed, election };
 }

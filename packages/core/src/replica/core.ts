@@ -90,6 +90,15 @@ function ignore(reason: string): ProcessResult {
   return { code: 'IGNORE', reason };
 }
 
+/** What only a master (or a client serving for it) sends: fenced off during an election. */
+const MASTER_MESSAGES: ReadonlySet<Message['type']> = new Set([
+  'log',
+  'newMaster',
+  'heartbeat',
+  'syncVerify',
+  'init',
+]);
+
 export class ReplicaCore {
   readonly siteId: SiteId;
   readonly #config: ReplicaCoreConfig;
@@ -98,6 +107,8 @@ export class ReplicaCore {
 
   #role: Role = 'none';
   #generation: number;
+  /** Masters below this generation are fenced off: an election above them is under way. */
+  #fence = 0;
   #master: SiteId | undefined;
   readonly #knownSites = new Set<SiteId>();
 
@@ -193,6 +204,10 @@ export class ReplicaCore {
   get ackedLsn(): number {
     return this.#ackedLsn;
   }
+  /** LSN of the last commit record in the log (0: none). */
+  get lastCommitLsn(): number {
+    return this.#lastCommitLsn;
+  }
   get syncState(): 'idle' | 'syncing' | 'ready' {
     return this.#sync;
   }
@@ -254,6 +269,9 @@ export class ReplicaCore {
         return OK;
       case 'becomeClient':
         this.#becomeClient(undefined, this.#generation);
+        return OK;
+      case 'fence':
+        this.#applyFence(input.generation);
         return OK;
       case 'flushBulk':
         if (this.#bulkHasCommit || input.force) this.#flushBulk();
@@ -401,7 +419,18 @@ export class ReplicaCore {
 
   // ---- messages ----
 
+  #applyFence(generation: number): void {
+    if (generation <= this.#fence) return;
+    this.#fence = generation;
+    if (this.#generation < generation && (this.#role === 'master' || this.#master !== undefined))
+      this.#becomeClient(undefined, this.#generation);
+  }
+
   #receive(from: SiteId, message: Message): ProcessResult {
+    if (message.generation < this.#fence && MASTER_MESSAGES.has(message.type))
+      return ignore(
+        `${message.type} of generation ${message.generation}: an election at ${this.#fence} is under way`,
+      );
     const isNew = !this.#knownSites.has(from);
     if (isNew) {
       this.#knownSites.add(from);
@@ -444,6 +473,8 @@ export class ReplicaCore {
         if (message.generation < this.#generation) return ignore('vote from an older generation');
         this.#effects.push({ type: 'holdElection', reason: `${message.type} from ${from}` });
         return { code: 'HOLDELECTION' };
+      case 'election':
+        return { code: 'IGNORE', reason: 'election control is handled by the election driver' };
       case 'forward':
         return { code: 'IGNORE', reason: 'forwarded writes are handled by the manager' };
       case 'forwardResult':

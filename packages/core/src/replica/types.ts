@@ -102,6 +102,11 @@ export type ReplicaInput =
   | { readonly type: 'peerDown'; readonly site: SiteId }
   | { readonly type: 'becomeMaster'; readonly generation: number }
   | { readonly type: 'becomeClient' }
+  /**
+   * An election at `generation` is under way here: from now on take nothing from a master of an older
+   * generation (a paused old master must not get acks for writes the election's winner may lack).
+   */
+  | { readonly type: 'fence'; readonly generation: number }
   /** Ship the batched live records now: those ending in a commit, or (`force`) all of them. */
   | { readonly type: 'flushBulk'; readonly force?: boolean };
 

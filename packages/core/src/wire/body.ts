@@ -17,10 +17,12 @@
  *   forward       generation u32 | requestId u32 | policy u8 | count u32 | count × payload
  *                                                                                       13 + Σ(4 + length)
  *   forwardResult generation u32 | requestId u32 | outcome u8 | lsn u64 | commitGeneration u32   21
+ *   election      generation u32 | electionGeneration u32 | kind u8 | granted u8 | dataGeneration u32
+ *                 | lastLsn u64 | time u64 | length u8 | site UTF-8                      31 + length
  *
  * entry = generation u32 | lsn u64. payload = length u32 | bytes. u64 = lo u32 then hi u32, as in
  * log/record.ts. policy: 0 = the master's default, 1… = ACK_POLICIES in order. outcome: 1 acknowledged,
- * 2 permFailed, 3 unknown, 4 notMaster.
+ * 2 permFailed, 3 unknown, 4 notMaster. kind: 1… = ELECTION_CONTROL_KINDS in order; granted: 0 or 1.
  *
  * Decoding is the binary pass only: lengths, counts, enums, UTF-8. The caller then runs the zod pass.
  */
@@ -29,6 +31,8 @@ import type { HistoryEntry } from '../replica/history.js';
 import type { AckLevel } from '../replica/types.js';
 import {
   type DecodedMessage,
+  ELECTION_CONTROL_KINDS,
+  type ElectionControlKind,
   type ForwardOutcome,
   MAX_FORWARD_PAYLOADS,
   MAX_MESSAGE_HISTORY_ENTRIES,
@@ -56,6 +60,7 @@ const VOTE2_FIXED_BYTES = 9;
 const FORWARD_FIXED_BYTES = 13;
 const FORWARD_PAYLOAD_LENGTH_BYTES = 4;
 const FORWARD_RESULT_BYTES = 21;
+const ELECTION_FIXED_BYTES = 31;
 
 /** A lone surrogate would be written as U+FFFD and decode as another string: refuse it. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -80,6 +85,10 @@ const FORWARD_OUTCOMES: readonly (ForwardOutcome | undefined)[] = [
   'unknown',
   'notMaster',
 ];
+
+const ELECTION_KIND_CODES: ReadonlyMap<ElectionControlKind, number> = new Map(
+  ELECTION_CONTROL_KINDS.map((kind, index) => [kind, index + 1]),
+);
 
 // ── encoding ────────────────────────────────────────────────────────────────────────────────────────
 // Encoding is given trusted data from this process: a bad value is a programmer error and throws.
@@ -109,6 +118,20 @@ function putU64(target: Buffer, offset: number, value: number): number {
   target.writeUInt32LE(value % TWO_POW_32, offset);
   target.writeUInt32LE(Math.floor(value / TWO_POW_32), offset + 4);
   return offset + 8;
+}
+
+/** UTF-8 length of a site id field, checked to be `min` to MAX_SITE_ID_BYTES bytes and well formed. */
+function siteIdBytes(message: Message, field: string, value: string, min: number): number {
+  if (LONE_SURROGATE.test(value)) {
+    throw new RangeError(`cannot encode ${message.type}.${field}: not well-formed UTF-16 (a lone surrogate)`);
+  }
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes < min || bytes > MAX_SITE_ID_BYTES) {
+    throw new RangeError(
+      `cannot encode ${message.type}.${field}: ${bytes} bytes (${min} to ${MAX_SITE_ID_BYTES})`,
+    );
+  }
+  return bytes;
 }
 
 function checkHistory(message: Message, history: readonly HistoryEntry[]): void {
@@ -156,16 +179,8 @@ export function bodyLength(message: Message): number {
       return HEARTBEAT_BYTES;
     case 'vote1':
       return VOTE1_BYTES;
-    case 'vote2': {
-      if (LONE_SURROGATE.test(message.candidate)) {
-        throw new RangeError('cannot encode vote2.candidate: not well-formed UTF-16 (a lone surrogate)');
-      }
-      const bytes = Buffer.byteLength(message.candidate, 'utf8');
-      if (bytes < 1 || bytes > MAX_SITE_ID_BYTES) {
-        throw new RangeError(`cannot encode vote2.candidate: ${bytes} bytes (1 to ${MAX_SITE_ID_BYTES})`);
-      }
-      return VOTE2_FIXED_BYTES + bytes;
-    }
+    case 'vote2':
+      return VOTE2_FIXED_BYTES + siteIdBytes(message, 'candidate', message.candidate, 1);
     case 'forward': {
       const { payloads } = message;
       if (payloads.length > MAX_FORWARD_PAYLOADS) {
@@ -182,6 +197,8 @@ export function bodyLength(message: Message): number {
     }
     case 'forwardResult':
       return FORWARD_RESULT_BYTES;
+    case 'election':
+      return ELECTION_FIXED_BYTES + siteIdBytes(message, 'site', message.site, 0);
     default:
       return assertNever(message);
   }
@@ -272,6 +289,18 @@ export function writeBody(message: Message, target: Buffer, offset: number): voi
       target[at] = outcome;
       at = putU64(target, at + 1, u64Of(message, 'lsn', message.lsn));
       putU32(target, at, u32Of(message, 'commitGeneration', message.commitGeneration));
+      return;
+    }
+    case 'election': {
+      const kind = ELECTION_KIND_CODES.get(message.kind);
+      if (kind === undefined) throw new RangeError(`cannot encode election.kind = ${String(message.kind)}`);
+      at = putU32(target, at, u32Of(message, 'electionGeneration', message.electionGeneration));
+      target[at] = kind;
+      target[at + 1] = message.granted ? 1 : 0;
+      at = putU32(target, at + 2, u32Of(message, 'dataGeneration', message.dataGeneration));
+      at = putU64(target, at, u64Of(message, 'lastLsn', message.lastLsn));
+      at = putU64(target, at, u64Of(message, 'time', message.time));
+      target[at] = target.write(message.site, at + 1, 'utf8');
       return;
     }
     default:
@@ -470,6 +499,8 @@ export function readBody(
     }
     case 'forward':
       return readForward(body, generation, maxPayloadBytes);
+    case 'election':
+      return readElection(body, generation);
     case 'forwardResult':
       return (
         exactLength(type, body, FORWARD_RESULT_BYTES) ?? {
@@ -545,4 +576,33 @@ function readForward(
 
 function assertNever(value: never): never {
   throw new Error(`unreachable: ${JSON.stringify(value)}`);
+}
+
+function readElection(body: Buffer, generation: number): UncheckedBody | ProtocolError {
+  const fixed = atLeast('election', body, ELECTION_FIXED_BYTES);
+  if (fixed !== undefined) return fixed;
+  const length = body[ELECTION_FIXED_BYTES - 1]!;
+  const sized = exactLength('election', body, ELECTION_FIXED_BYTES + length);
+  if (sized !== undefined) return sized;
+  const granted = body[9]!;
+  if (granted > 1)
+    return new ProtocolError('invalid-field', `election: granted byte ${granted}, expected 0 or 1`);
+  let site: string;
+  try {
+    site = utf8.decode(body.subarray(ELECTION_FIXED_BYTES));
+  } catch {
+    return new ProtocolError('invalid-field', 'election: site is not valid UTF-8');
+  }
+  return {
+    type: 'election',
+    generation,
+    electionGeneration: body.readUInt32LE(4),
+    // An unknown kind byte stays undefined here and fails the zod pass with a readable issue.
+    kind: ELECTION_CONTROL_KINDS[body[8]! - 1] as ElectionControlKind,
+    granted: granted === 1,
+    dataGeneration: body.readUInt32LE(10),
+    lastLsn: u64At(body, 14),
+    time: u64At(body, 22),
+    site,
+  };
 }

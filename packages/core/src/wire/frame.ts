@@ -35,6 +35,7 @@ const ALLOWED_FLAGS: Readonly<Record<MessageTypeName, number>> = {
   vote2: NO_FLAGS,
   forward: NO_FLAGS,
   forwardResult: NO_FLAGS,
+  election: NO_FLAGS,
 };
 
 /** Type names indexed by type code; undefined for codes this version does not define. */

@@ -23,6 +23,7 @@ export const MessageType = {
   vote2: 11,
   forward: 12,
   forwardResult: 13,
+  election: 14,
 } as const;
 export type MessageTypeName = keyof typeof MessageType;
 export type MessageTypeCode = (typeof MessageType)[MessageTypeName];
@@ -170,6 +171,24 @@ export interface Vote2Message {
   readonly candidate: string;
 }
 
+/** The election's other traffic (pre-vote, ping/pong, transfer): see `@ackord/election`. */
+export const ELECTION_CONTROL_KINDS = ['preVote', 'preVoteReply', 'ping', 'pong', 'transfer'] as const;
+export type ElectionControlKind = (typeof ELECTION_CONTROL_KINDS)[number];
+
+/** Election control: `site` is 0 to MAX_SITE_ID_BYTES bytes of UTF-8 (the target of a `transfer`). */
+export interface ElectionControlMessage {
+  readonly type: 'election';
+  readonly generation: number;
+  readonly electionGeneration: number;
+  readonly kind: ElectionControlKind;
+  readonly granted: boolean;
+  readonly dataGeneration: number;
+  readonly lastLsn: number;
+  /** ping/pong: the master's clock when it sent the ping (echoed). */
+  readonly time: number;
+  readonly site: string;
+}
+
 /**
  * Write forwarding: a client hands a commit (its payloads, in order) to the master, which commits it
  * and answers with `forwardResult` carrying the same `requestId`.
@@ -218,7 +237,8 @@ export type Message =
   | Vote1Message
   | Vote2Message
   | ForwardMessage
-  | ForwardResultMessage;
+  | ForwardResultMessage
+  | ElectionControlMessage;
 
 /** What the decoders return: a `Message`, with the `log` variant carrying its batch summary. */
 export type DecodedMessage = Exclude<Message, LogMessage> | DecodedLogMessage;

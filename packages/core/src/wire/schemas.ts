@@ -9,6 +9,8 @@ import { ACK_POLICIES } from '../manager/policy.js';
 import { allowedFlags } from './frame.js';
 import {
   type AckMessage,
+  ELECTION_CONTROL_KINDS,
+  type ElectionControlMessage,
   type ForwardMessage,
   type ForwardResultMessage,
   type HeartbeatMessage,
@@ -248,6 +250,23 @@ const forwardResultSchema = z
     message: 'must be 0 exactly when outcome is notMaster',
   }) satisfies z.ZodType<ForwardResultMessage>;
 
+const electionSchema = z.object({
+  type: z.literal('election'),
+  generation: u32,
+  electionGeneration: u32,
+  kind: z.enum(ELECTION_CONTROL_KINDS),
+  granted: z.boolean(),
+  dataGeneration: u32,
+  lastLsn: lsn,
+  time: lsn,
+  site: z
+    .string()
+    .refine(
+      (site) => Buffer.byteLength(site, 'utf8') <= MAX_SITE_ID_BYTES,
+      `at most ${MAX_SITE_ID_BYTES} bytes of UTF-8`,
+    ),
+}) satisfies z.ZodType<ElectionControlMessage>;
+
 /** One schema per message type. For `log`, the decoder uses `logFieldsSchema` instead (no record bytes). */
 export const messageSchemas = {
   log: logSchema,
@@ -263,4 +282,5 @@ export const messageSchemas = {
   vote2: vote2Schema,
   forward: forwardSchema,
   forwardResult: forwardResultSchema,
+  election: electionSchema,
 } as const satisfies Record<MessageTypeName, z.ZodType<Message>>;

@@ -9,7 +9,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const REPLICA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/replica');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPLICA_DIR = path.resolve(HERE, '../../src/replica');
+/** The election core (packages/election) is held to the same rule. */
+const ELECTION_DIR = path.resolve(HERE, '../../../election/src');
 
 const FORBIDDEN_TOKENS: readonly { pattern: RegExp; what: string }[] = [
   { pattern: /\bDate\./, what: 'Date.' },
@@ -57,19 +60,28 @@ function findImpurities(source: string): string[] {
   return findings;
 }
 
-const sources = fs
-  .readdirSync(REPLICA_DIR)
-  .filter((name) => name.endsWith('.ts'))
-  .sort()
-  .map((name) => ({ name, source: fs.readFileSync(path.join(REPLICA_DIR, name), 'utf8') }));
+const sources = [REPLICA_DIR, ELECTION_DIR].flatMap((dir) =>
+  fs
+    .readdirSync(dir)
+    .filter((name) => name.endsWith('.ts'))
+    .sort()
+    .map((name) => ({
+      name: `${path.basename(path.dirname(dir))}/${path.basename(dir)}/${name}`,
+      source: fs.readFileSync(path.join(dir, name), 'utf8'),
+    })),
+);
 
-describe('purity of src/replica', () => {
+describe('purity of src/replica and packages/election', () => {
   it('finds the core’s sources', () => {
     expect(sources.map((file) => file.name)).toEqual(
-      expect.arrayContaining(['core.ts', 'types.ts', 'config.ts']),
+      expect.arrayContaining([
+        'src/replica/core.ts',
+        'src/replica/config.ts',
+        'election/src/election-core.ts',
+      ]),
     );
     // The checker sees the imports that are there (so an empty finding list means something).
-    const core = sources.find((file) => file.name === 'core.ts')!;
+    const core = sources.find((file) => file.name === 'src/replica/core.ts')!;
     expect(importSpecifiers(core.source)).toEqual(expect.arrayContaining(['../log/record.js', './types.js']));
   });
 

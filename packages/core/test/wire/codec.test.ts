@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { crc32c } from '../../src/log/crc32c.js';
 import { RecordType } from '../../src/log/record.js';
 import {
   decodeFrame,
@@ -15,6 +16,18 @@ import {
   MessageType,
 } from '../../src/wire/index.js';
 import { buildLogMessage, logCase, message, plain } from './wire-helpers.js';
+
+const electionPing: Message = {
+  type: 'election',
+  generation: 3,
+  electionGeneration: 4,
+  kind: 'ping',
+  granted: false,
+  dataGeneration: 2,
+  lastLsn: 2 ** 40,
+  time: 123_456,
+  site: '',
+};
 
 describe('round trip', () => {
   it('decodes every message type to what was encoded, in a frame of exactly frameSize bytes', () => {
@@ -67,6 +80,29 @@ describe('round trip', () => {
     const frame = encodeLogFrame(original, original.records);
     expect(frame.equals(encodeMessage(original))).toBe(true);
     expect(frame[4]).toBe(FrameFlags.PERMANENT);
+  });
+
+  it('round-trips every election control kind and rejects a bad kind or granted byte', () => {
+    for (const kind of ['preVote', 'preVoteReply', 'ping', 'pong', 'transfer'] as const) {
+      const message: Message = {
+        ...electionPing,
+        kind,
+        granted: kind === 'preVoteReply',
+        site: kind === 'transfer' ? 'site-ß' : '',
+      };
+      const result = decodeFrame(encodeMessage(message));
+      expect(result.ok && plain(result.message)).toEqual(plain(message));
+    }
+    const frame = Buffer.from(encodeMessage(electionPing));
+    const body = 16;
+    const badKind = Buffer.from(frame);
+    badKind[body + 8] = 9;
+    badKind.writeUInt32LE(crc32c(badKind.subarray(body)), 12);
+    expect(decodeFrame(badKind)).toMatchObject({ ok: false, error: { reason: 'invalid-field' } });
+    const badGranted = Buffer.from(frame);
+    badGranted[body + 9] = 2;
+    badGranted.writeUInt32LE(crc32c(badGranted.subarray(body)), 12);
+    expect(decodeFrame(badGranted)).toMatchObject({ ok: false, error: { reason: 'invalid-field' } });
   });
 
   it('packs several frames into one buffer with encodeFrameInto', () => {
@@ -182,6 +218,8 @@ describe('encoding refuses what it cannot encode (programmer errors throw)', () 
       },
     ],
     ['a lone surrogate', { type: 'vote2', generation: 1, electionGeneration: 1, candidate: 'a\uD800' }],
+    ['an election site of 65 bytes', { ...electionPing, site: 'x'.repeat(65) }],
+    ['an unknown election kind', { ...electionPing, kind: 'shout' as 'ping' }],
     [
       'a history of 4097 entries',
       {

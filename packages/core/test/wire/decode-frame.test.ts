@@ -65,7 +65,7 @@ describe('every protocol error reason, from a crafted frame', () => {
     expectReason(rawFrame({ type: 9, body: heartbeat.subarray(16), version: 2 }), 'unsupported-version');
     expectReason(rawFrame({ type: 9, body: heartbeat.subarray(16), reserved: [0, 1, 0] }), 'bad-reserved');
     expectReason(rawFrame({ type: 0, body: Buffer.alloc(4) }), 'unknown-type');
-    expectReason(rawFrame({ type: 14, body: Buffer.alloc(4) }), 'unknown-type', /type 14/);
+    expectReason(rawFrame({ type: 15, body: Buffer.alloc(4) }), 'unknown-type', /type 15/);
     expectReason(
       rawFrame({ type: 9, body: heartbeat.subarray(16), flags: FrameFlags.NOBUFFER }),
       'bad-flags',

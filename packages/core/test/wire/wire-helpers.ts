@@ -223,7 +223,28 @@ export const message = (): fc.Arbitrary<Message> =>
     }),
     forwardMessage(),
     forwardResultMessage(),
+    electionMessage(),
   );
+
+/** `election` control messages: every kind, an empty or a real site id. */
+export const electionMessage = (): fc.Arbitrary<Message> =>
+  fc.record({
+    type: fc.constant('election' as const),
+    generation: u32(),
+    electionGeneration: u32(),
+    kind: fc.constantFrom(
+      'preVote' as const,
+      'preVoteReply' as const,
+      'ping' as const,
+      'pong' as const,
+      'transfer' as const,
+    ),
+    granted: fc.boolean(),
+    dataGeneration: u32(),
+    lastLsn: lsn(),
+    time: lsn(),
+    site: fc.oneof(fc.constant(''), siteId()),
+  });
 
 /** `forward` with 0 to 12 payloads (some empty) and any policy, the master's default included. */
 export const forwardMessage = (): fc.Arbitrary<Message> =>

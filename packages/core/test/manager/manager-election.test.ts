@@ -1,0 +1,224 @@
+/**
+ * The manager with elections on, over the in-memory network on virtual time: a group elects its master
+ * by itself, explains the election, re-elects when the master dies without losing an acknowledged
+ * commit, transfers mastership on request, persists its vote, and refuses unsafe election settings.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  createReplicationManager,
+  type ElectionExplanation,
+  encodeKvOperation,
+  KvStateMachine,
+  type ManagerOptions,
+  MemoryStorage,
+  NotMasterError,
+  type ReplicationManager,
+  TransferError,
+} from '../../src/index.js';
+import { MemoryNetwork, VirtualClock } from '../../src/testing/index.js';
+
+const open: ReplicationManager[] = [];
+afterEach(async () => {
+  for (const manager of open.splice(0)) await manager.close();
+});
+
+async function run(clock: VirtualClock, ms: number): Promise<void> {
+  for (let step = 0; step < ms; step++) {
+    clock.advance(1);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+async function runUntil(clock: VirtualClock, condition: () => boolean, budgetMs = 20_000): Promise<boolean> {
+  for (let step = 0; step < budgetMs && !condition(); step++) await run(clock, 1);
+  return condition();
+}
+
+async function during<T>(clock: VirtualClock, promise: Promise<T>, budgetMs = 10_000): Promise<T> {
+  let settled = false;
+  const result = promise.finally(() => {
+    settled = true;
+  });
+  result.catch(() => undefined);
+  await runUntil(clock, () => settled, budgetMs);
+  return result;
+}
+
+interface Group {
+  clock: VirtualClock;
+  network: MemoryNetwork;
+  managers: Map<string, ReplicationManager>;
+  storages: Map<string, MemoryStorage>;
+  kvs: Map<string, KvStateMachine>;
+  elected: ElectionExplanation[];
+  start(id: string): Promise<ReplicationManager>;
+}
+
+const ELECTION = { electionTimeoutMs: 300, random: seededRandom(7) };
+
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    return state / 0x1_0000_0000;
+  };
+}
+
+async function makeGroup(
+  sites: { id: string; priority?: number }[],
+  options: Partial<ManagerOptions> = {},
+): Promise<Group> {
+  const clock = new VirtualClock(0);
+  const network = new MemoryNetwork({ clock, delayMs: 1 });
+  const group: Group = {
+    clock,
+    network,
+    managers: new Map(),
+    storages: new Map(),
+    kvs: new Map(),
+    elected: [],
+    async start(id) {
+      const storage = group.storages.get(id) ?? new MemoryStorage(id);
+      group.storages.set(id, storage);
+      const kv = new KvStateMachine();
+      const manager = await createReplicationManager({
+        siteId: id,
+        sites: sites.map((site) => ({ id: site.id, priority: site.priority ?? 1 })),
+        storage,
+        durability: 'fsync',
+        transport: network.createTransport(id),
+        stateMachine: kv,
+        clock,
+        heartbeatIntervalMs: 50,
+        masterTimeoutMs: 300,
+        election: ELECTION,
+        ...options,
+      });
+      manager.on('elected', (explanation) => group.elected.push(explanation));
+      open.push(manager);
+      group.managers.set(id, manager);
+      group.kvs.set(id, kv);
+      return manager;
+    },
+  };
+  for (const site of sites) await group.start(site.id);
+  return group;
+}
+
+function masters(group: Group): string[] {
+  return [...group.managers].filter(([, manager]) => manager.role === 'master').map(([id]) => id);
+}
+
+const put = (key: string, value: string) => [
+  encodeKvOperation({ op: 'put', key, value: Buffer.from(value) }),
+];
+
+describe('replication manager with elections', () => {
+  it('elects a master by itself, explains why, and commits through it', async () => {
+    const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    expect(await runUntil(group.clock, () => masters(group).length === 1 && group.elected.length === 1)).toBe(
+      true,
+    );
+    const [master] = masters(group);
+    const explanation = group.elected[0]!;
+    expect(explanation.winner).toBe(master);
+    expect(explanation.candidates).toHaveLength(3);
+    expect(explanation.votesNeeded).toBe(2);
+    const manager = group.managers.get(master!)!;
+    expect(manager.stats().election).toMatchObject({ role: 'master', lastElection: { winner: master } });
+    await runUntil(group.clock, () => [...group.managers.values()].every((m) => m.master === master));
+    const receipt = await during(group.clock, manager.commit(put('k', 'v1')));
+    expect(receipt).toMatchObject({ perm: true, outcome: 'acknowledged' });
+    // Every voter's vote is durable in its ELECTION file.
+    for (const storage of group.storages.values()) expect(storage.list()).toContain('ELECTION');
+  });
+
+  it('re-elects when the master dies, and the new master holds every acknowledged commit', async () => {
+    const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    await runUntil(group.clock, () => masters(group).length === 1);
+    const first = masters(group)[0]!;
+    await runUntil(group.clock, () => [...group.managers.values()].every((m) => m.master === first));
+    const acked: string[] = [];
+    for (let index = 0; index < 20; index++) {
+      const receipt = await during(
+        group.clock,
+        group.managers.get(first)!.commit(put(`k${index}`, `v${index}`)),
+      );
+      if (receipt.perm) acked.push(`k${index}`);
+    }
+    expect(acked).toHaveLength(20);
+    const oldGeneration = group.managers.get(first)!.generation;
+    // The master crashes: its process is gone, its connections drop.
+    await group.managers.get(first)!.close();
+    group.managers.delete(first);
+    expect(await runUntil(group.clock, () => masters(group).length === 1, 10_000)).toBe(true);
+    const second = masters(group)[0]!;
+    expect(second).not.toBe(first);
+    const newMaster = group.managers.get(second)!;
+    expect(newMaster.generation).toBeGreaterThan(oldGeneration);
+    for (const key of acked) expect(group.kvs.get(second)!.get(key)?.toString()).toBe(key.replace('k', 'v'));
+    const receipt = await during(group.clock, newMaster.commit(put('after', 'x')));
+    expect(receipt.perm).toBe(true);
+  });
+
+  it('transfers mastership to a chosen site, refusing commits meanwhile', async () => {
+    const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    await runUntil(group.clock, () => masters(group).length === 1);
+    const first = masters(group)[0]!;
+    await runUntil(group.clock, () => [...group.managers.values()].every((m) => m.master === first));
+    const manager = group.managers.get(first)!;
+    await during(group.clock, manager.commit(put('before', '1')));
+    const target = ['a', 'b', 'c'].find((id) => id !== first)!;
+    const transfer = manager.transferMastership(target);
+    await expect(manager.commit(put('during', '2'))).rejects.toBeInstanceOf(NotMasterError);
+    await during(group.clock, transfer);
+    expect(group.managers.get(target)!.role).toBe('master');
+    expect(manager.role).toBe('client');
+    expect(group.elected.at(-1)).toMatchObject({ winner: target, transfer: true });
+    expect(group.kvs.get(target)!.get('before')?.toString()).toBe('1');
+  });
+
+  it('a transfer to a target that cannot catch up fails with TransferError and keeps the master', async () => {
+    const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    await runUntil(group.clock, () => masters(group).length === 1);
+    const first = masters(group)[0]!;
+    await runUntil(group.clock, () => [...group.managers.values()].every((m) => m.master === first));
+    const target = ['a', 'b', 'c'].find((id) => id !== first)!;
+    group.network.pause(target);
+    const manager = group.managers.get(first)!;
+    await during(group.clock, manager.commit(put('x', '1'), { policy: 'one' }));
+    const error = await during(group.clock, manager.transferMastership(target, { timeoutMs: 100 })).catch(
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(TransferError);
+    expect(error.stage).toBe('catchUp');
+    expect(manager.role).toBe('master');
+  });
+
+  it('refuses an nvotes below a majority unless explicitly allowed', async () => {
+    const clock = new VirtualClock(0);
+    const network = new MemoryNetwork({ clock });
+    const base = {
+      siteId: 'a',
+      sites: [{ id: 'a' }, { id: 'b' }, { id: 'c' }],
+      storage: new MemoryStorage('a'),
+      transport: network.createTransport('a'),
+      stateMachine: new KvStateMachine(),
+      clock,
+    };
+    await expect(createReplicationManager({ ...base, election: { nvotes: 1 } })).rejects.toThrow(ConfigError);
+    await expect(createReplicationManager({ ...base, election: { nvotes: 1 } })).rejects.toThrow(
+      /allowUnsafeNvotes/,
+    );
+    await expect(
+      createReplicationManager({ ...base, election: { electionTimeoutMs: 100, leaseTimeoutMs: 100 } }),
+    ).rejects.toThrow(/leaseTimeoutMs/);
+    const manager = await createReplicationManager({
+      ...base,
+      election: { nvotes: 1, allowUnsafeNvotes: true },
+    });
+    open.push(manager);
+    expect(manager.stats().election?.electionGeneration).toBe(0);
+  });
+});
