@@ -20,6 +20,7 @@ import { rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import {
   AckordError,
+  Handshake,
   type HandshakeError,
   type HandshakeRole,
   InvalidStateError,
@@ -81,6 +82,9 @@ export class UnixSocketTransport implements Transport {
     // A frame of the maximum size must fit in an empty queue, or it could never be sent.
     if (this.#maxQueuedBytes < LENGTH_BYTES + this.#maxFrameBytes)
       throw new AckordError('ERR_ACKORD_CONFIG', 'maxQueuedBytes must hold at least one maximum-size frame');
+    // Handshake checks the ids and the secret when it is built. Build one now, so that a bad option
+    // throws here and not later, inside a socket callback, where nobody could catch it.
+    new Handshake({ ...this.#handshakeOptions('initiator'), acceptPeer: () => false });
     this.#server = createServer((socket) => this.#accept(socket));
   }
 
@@ -173,14 +177,7 @@ export class UnixSocketTransport implements Transport {
     handshakeOver: () => void = () => undefined,
   ): PeerConnection {
     const connection: PeerConnection = new PeerConnection(socket, {
-      handshake: {
-        role,
-        clusterId: this.#options.clusterId,
-        siteId: this.siteId,
-        secret: this.#options.secret,
-        randomBytes: (size) => randomBytes(size),
-        acceptPeer,
-      },
+      handshake: { ...this.#handshakeOptions(role), acceptPeer },
       handshakeTimeoutMs: this.#options.handshakeTimeoutMs ?? 5_000,
       maxFrameBytes: this.#maxFrameBytes,
       maxQueuedBytes: this.#maxQueuedBytes,
@@ -210,6 +207,11 @@ export class UnixSocketTransport implements Transport {
     });
     this.#connections.add(connection);
     return connection;
+  }
+
+  #handshakeOptions(role: HandshakeRole) {
+    const { clusterId, secret } = this.#options;
+    return { role, clusterId, siteId: this.siteId, secret, randomBytes: (size: number) => randomBytes(size) };
   }
 
   #register(connection: PeerConnection, peer: SiteId): void {

@@ -93,7 +93,9 @@ describe('unix socket transport', () => {
     expect([...heardA.frames('b')[0]!]).toEqual([9]);
   });
 
-  it('refuses a configuration whose queue cannot hold one maximum-size frame', () => {
+  it('refuses a bad configuration when it is built, not on the first connection', () => {
     expect(() => transport('a', { maxFrameBytes: 1_000, maxQueuedBytes: 1_000 })).toThrow(/maxQueuedBytes/);
+    expect(() => transport('a', { clusterId: '' })).toThrow(/clusterId/);
+    expect(() => transport('a', { secret: '' })).toThrow(/secret/);
   });
 });
