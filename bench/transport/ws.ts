@@ -2,9 +2,9 @@
  * WebSocket both ways: the Ackord transport (`@ackord/transport-ws`, when its source exports
  * `createWsTransport`) and the ceiling, a bare `ws` echo of binary messages with permessage-deflate off.
  *
- * `@ackord/transport-ws` was being written while this benchmark was, so its options are not known here:
- * `ackordWsOptions` tries the shape of the TCP transport's (listen + peers), with a peer address as a
- * `url` or as `host`/`port`, and the WebSocket rows are skipped, with the reason printed, if none fits.
+ * `@ackord/transport-ws` was written alongside this benchmark, so it is loaded with a dynamic import:
+ * when its source does not export `createWsTransport`, the WebSocket rows are skipped with the reason
+ * printed. Its options have the TCP transport's shape (listen + peers with host and port).
  */
 import { WebSocket, WebSocketServer } from 'ws';
 import type { SiteId, Transport } from '../../packages/core/src/index.js';
@@ -80,15 +80,6 @@ export async function loadAckordWs(): Promise<AckordWs> {
 
 const common = { clusterId: CLUSTER_ID, secret: SECRET, listen: { host: HOST, port: 0 } };
 
-/** Candidate client options: the server's address as a url, or as host and port. */
-function clientOptionShapes(port: number): Record<string, unknown>[] {
-  const url = `ws://${HOST}:${port}`;
-  return [
-    { ...common, siteId: CLIENT_SITE, peers: [{ id: SERVER_SITE, url }] },
-    { ...common, siteId: CLIENT_SITE, peers: [{ id: SERVER_SITE, host: HOST, port }] },
-  ];
-}
-
 function portOf(transport: WsTransportLike): number {
   const address = transport.address?.();
   if (typeof address !== 'object' || address === null)
@@ -110,35 +101,24 @@ export async function startAckordWsServer(factory: WsFactory): Promise<EchoServe
 }
 
 export async function connectAckordWs(factory: WsFactory, port: number): Promise<EchoLink> {
-  const problems: string[] = [];
-  for (const options of clientOptionShapes(port)) {
-    let transport: WsTransportLike;
-    try {
-      transport = factory(options);
-    } catch (error) {
-      problems.push((error as Error).message.split('\n').join(' '));
-      continue;
-    }
-    const link: EchoLink = {
-      send: (frame) => {
-        const outcome = transport.send(SERVER_SITE, frame);
-        if (outcome !== 'queued') throw new Error(`send: ${outcome}`);
-      },
-      onReply: () => undefined,
-      close: () => transport.close(),
-    };
-    await transport.start({
-      frame: (_from, frame) => link.onReply(frame),
-      peerUp: () => undefined,
-      peerDown: () => undefined,
-    });
-    try {
-      await until(() => transport.connectedPeers().has(SERVER_SITE), 'the Ackord WebSocket handshake', 5_000);
-      return link;
-    } catch (error) {
-      problems.push((error as Error).message);
-      await transport.close();
-    }
-  }
-  throw new Error(`no option shape fits createWsTransport: ${problems.join('; ')}`);
+  const transport = factory({
+    ...common,
+    siteId: CLIENT_SITE,
+    peers: [{ id: SERVER_SITE, host: HOST, port }],
+  });
+  const link: EchoLink = {
+    send: (frame) => {
+      const outcome = transport.send(SERVER_SITE, frame);
+      if (outcome !== 'queued') throw new Error(`send: ${outcome}`);
+    },
+    onReply: () => undefined,
+    close: () => transport.close(),
+  };
+  await transport.start({
+    frame: (_from, frame) => link.onReply(frame),
+    peerUp: () => undefined,
+    peerDown: () => undefined,
+  });
+  await until(() => transport.connectedPeers().has(SERVER_SITE), 'the Ackord WebSocket handshake');
+  return link;
 }
