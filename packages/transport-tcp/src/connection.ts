@@ -1,78 +1,84 @@
 /**
- * One TCP connection: the handshake first (nothing else is parsed until it passes, under a timer), then
- * length-prefixed frames both ways. Writes honour `write()` returning false: later frames wait in a
- * bounded queue until 'drain', and `send` reports `backpressure` when that queue is full.
+ * One TCP (or TLS) connection as a link: the shared handshake first (nothing else is parsed until it
+ * passes, under its deadline), then u32 length-prefixed frames both ways. Writes honour `write()`
+ * returning false: later frames wait in a bounded queue until 'drain', and `send` reports
+ * `backpressure` when that queue is full.
  */
 import type { Socket } from 'node:net';
 import {
-  Handshake,
-  type HandshakeError,
-  type HandshakeOptions,
+  ConnectionError,
+  type HandshakeOutcome,
+  type Link,
+  type LinkError,
+  type LinkEvents,
+  LinkHandshake,
+  type LinkSetup,
   type SendOutcome,
   type SiteId,
+  tlsErrorFrom,
 } from '@ackord/core';
 import { encodeTcpFrame, FRAME_LENGTH_BYTES, FrameReader } from './frame-reader.js';
 
 export interface ConnectionOptions {
-  readonly handshake: HandshakeOptions;
-  readonly handshakeTimeoutMs: number;
   readonly maxFrameBytes: number;
   readonly sendQueueBytes: number;
-  readonly onAuthenticated: (connection: Connection, peer: SiteId) => void;
-  readonly onHandshakeError: (connection: Connection, error: HandshakeError) => void;
-  readonly onFrame: (connection: Connection, frame: Uint8Array) => void;
-  /** Exactly once, when the socket is gone (whatever the reason). */
-  readonly onClose: (connection: Connection) => void;
+  /** Named in events until the socket knows its remote address (a dial still connecting). */
+  readonly dialedAddress?: string;
 }
 
-export class Connection {
+export class Connection implements Link {
   readonly socket: Socket;
+  readonly closed: Promise<void>;
   readonly #options: ConnectionOptions;
-  readonly #handshake: Handshake;
+  readonly #events: LinkEvents;
+  readonly #handshake: LinkHandshake;
   readonly #reader: FrameReader;
-  #timer: NodeJS.Timeout | undefined;
-  #peer: SiteId | undefined;
   #blocked = false;
   #queue: Buffer[] = [];
   #queuedBytes = 0;
-  readonly closed: Promise<void>;
 
-  constructor(socket: Socket, options: ConnectionOptions) {
+  constructor(socket: Socket, setup: LinkSetup, options: ConnectionOptions) {
     this.socket = socket;
     this.#options = options;
-    this.#handshake = new Handshake(options.handshake);
+    this.#events = setup.events;
     this.#reader = new FrameReader(options.maxFrameBytes);
+    this.#handshake = new LinkHandshake(setup, {
+      write: (bytes) => socket.write(bytes),
+      finished: (outcome, rest) => this.#finished(outcome, rest),
+    });
     this.closed = new Promise((resolve) => {
       socket.once('close', () => {
-        this.#clearTimer();
+        this.#handshake.dispose();
         this.#queue = [];
-        options.onClose(this);
+        this.#events.closed(this);
         resolve();
       });
     });
-    // Errors end in 'close'; the listener only stops Node from throwing them.
-    socket.on('error', () => undefined);
+    // Errors end in 'close'. TLS failures are worth an event; the rest (reset, refused) are not.
+    socket.on('error', (error) => {
+      const tls = tlsErrorFrom(error);
+      if (tls !== undefined) this.#fail(tls);
+    });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#drain());
     socket.setNoDelay(true);
-    this.#timer = setTimeout(
-      () => this.#finishHandshake(this.#handshake.expire()),
-      options.handshakeTimeoutMs,
-    );
-    this.#timer.unref();
   }
 
-  /** Sends our HELLO: call once the socket is connected. */
+  /** Sends our HELLO: call once the socket is connected (after the TLS handshake, with TLS). */
   begin(): void {
-    for (const bytes of this.#handshake.start().send) this.socket.write(bytes);
+    this.#handshake.start();
   }
 
   get peer(): SiteId | undefined {
-    return this.#peer;
+    return this.#handshake.peer;
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? this.#options.dialedAddress ?? '';
   }
 
   send(frame: Uint8Array): SendOutcome {
-    if (this.#peer === undefined || this.socket.destroyed) return 'peerDown';
+    if (this.peer === undefined || this.socket.destroyed) return 'peerDown';
     if (frame.length > this.#options.maxFrameBytes) return 'tooLarge';
     const size = FRAME_LENGTH_BYTES + frame.length;
     if (this.#blocked) {
@@ -99,44 +105,41 @@ export class Connection {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#handshake.outcome === undefined) {
-      this.#finishHandshake(this.#handshake.push(chunk));
-      return;
-    }
-    if (this.#peer !== undefined) this.#onFrames(chunk);
+    if (!this.#handshake.finished) this.#handshake.push(chunk);
+    else if (this.peer !== undefined) this.#onFrames(chunk);
   }
 
-  #finishHandshake(step: ReturnType<Handshake['push']>): void {
-    for (const bytes of step.send) this.socket.write(bytes);
-    const outcome = step.outcome;
-    if (outcome === undefined) return;
-    this.#clearTimer();
+  #finished(outcome: HandshakeOutcome, rest: Uint8Array): void {
     if (!outcome.ok) {
-      this.#options.onHandshakeError(this, outcome.error);
+      this.#events.failed(this, outcome.error);
       // Let the refusal go out, then close.
       this.socket.end(() => this.socket.destroy());
       return;
     }
-    this.#peer = outcome.peer;
-    this.#options.onAuthenticated(this, outcome.peer);
-    if (step.rest.length > 0 && !this.socket.destroyed) this.#onFrames(step.rest);
+    this.#events.authenticated(this, outcome.peer);
+    if (rest.length > 0 && !this.socket.destroyed) this.#onFrames(rest);
   }
 
   #onFrames(chunk: Uint8Array): void {
     const result = this.#reader.push(chunk);
     if (!result.ok) {
       // The boundaries can no longer be trusted: the stream is closed, the peer reconnects.
-      this.socket.destroy();
+      this.#fail(
+        new ConnectionError(
+          'frame-too-large',
+          `a frame of ${result.length} bytes is above maxFrameBytes ${this.#options.maxFrameBytes}`,
+        ),
+      );
       return;
     }
     for (const frame of result.frames) {
       if (this.socket.destroyed) return;
-      this.#options.onFrame(this, frame);
+      this.#events.frame(this, frame);
     }
   }
 
-  #clearTimer(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+  #fail(error: LinkError): void {
+    this.#events.failed(this, error);
+    this.socket.destroy();
   }
 }

@@ -2,7 +2,8 @@
  * @packageDocumentation
  * TCP transport for Ackord: node:net, u32 length-prefixed frames, every connection authenticated with
  * the shared handshake from `@ackord/core` (cluster id, site id, HMAC challenge-response). The site
- * whose id sorts lower dials; reconnects use capped exponential back-off with full jitter.
+ * whose id sorts lower dials; reconnects use capped exponential back-off with full jitter. Optional TLS
+ * with mutual authentication (`tls: { ca, cert, key }`); the handshake still runs inside it.
  *
  * @example
  * ```ts
@@ -17,7 +18,8 @@
  * transport.on('handshakeError', (error) => console.warn(error.reason));
  * ```
  */
-export { reconnectDelayMs } from './backoff.js';
+
+export type { TransportTlsOptions as TcpTlsOptions } from '@ackord/core';
 export { encodeTcpFrame, FRAME_LENGTH_BYTES, FrameReader } from './frame-reader.js';
 export { TCP_MAX_FRAME_BYTES_LIMIT, type TcpTransportOptions } from './options.js';
 export { createTcpTransport, TcpTransport, type TcpTransportEvents } from './tcp-transport.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeTcpFrame, FrameReader, reconnectDelayMs } from '../src/index.js';
+import { encodeTcpFrame, FrameReader } from '../src/index.js';
 
 describe('FrameReader', () => {
   it('reassembles frames from any chunking', () => {
@@ -30,15 +30,5 @@ describe('FrameReader', () => {
     const reader = new FrameReader(10);
     expect(reader.push(Uint8Array.of(0, 0, 0, 11))).toEqual({ ok: false, length: 11 });
     expect(reader.push(Uint8Array.of(1)).ok).toBe(false);
-  });
-});
-
-describe('reconnectDelayMs', () => {
-  it('is full jitter under a capped exponential ceiling', () => {
-    const bounds = { minMs: 10, maxMs: 1_000 };
-    expect(reconnectDelayMs(0, bounds, () => 0.999)).toBe(9);
-    expect(reconnectDelayMs(3, bounds, () => 0.5)).toBe(40);
-    expect(reconnectDelayMs(50, bounds, () => 0.999)).toBe(999);
-    expect(reconnectDelayMs(50, bounds, () => 0)).toBe(0);
   });
 });

@@ -1,4 +1,7 @@
-/** Test helpers for Ackord and for integrators: storage that models crashes, a virtual clock. */
+/**
+ * Test helpers for Ackord and for integrators: storage that models crashes, a virtual clock, the
+ * transport compliance suite, certificates made with openssl for TLS tests.
+ */
 export type { CrashOptions, StorageFault, StorageOperation } from '../log/memory-storage.js';
 export { MemoryStorage } from '../log/memory-storage.js';
 export {
@@ -7,6 +10,7 @@ export {
   MemoryNetwork,
   MemoryTransport,
 } from './memory-transport.js';
+export { createTestPki, type TestCertificate, type TestPki } from './test-certificates.js';
 export {
   EventRecorder,
   type RecordedEvent,
