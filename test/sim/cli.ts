@@ -4,6 +4,9 @@
  * `pnpm sim --mutant NAME --seeds N`: runs a deliberately broken build until a checker catches it; ends with
  *   `mutant=NAME detected-at-seed=K` and exit 0, or exit 1 when no seed caught it.
  * `pnpm sim --determinism --seeds N`: runs each seed twice and checks the trace hashes match.
+ * `--elections`: the group elects its masters (groups of 1–7, random priorities, skewed and jumping
+ *   clocks, transfers); the summary adds the P14 recovery time (heal → first acknowledged commit).
+ *   The `elect-without-uptodate-check` mutant always runs with elections.
  */
 import { parseArgs } from 'node:util';
 import { MUTANTS, type MutantName, runSeed } from './run.js';
@@ -15,6 +18,7 @@ const { values } = parseArgs({
     from: { type: 'string', default: '1' },
     mutant: { type: 'string' },
     determinism: { type: 'boolean', default: false },
+    elections: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
   },
 });
@@ -38,9 +42,15 @@ if (values.mutant !== undefined && !MUTANTS.includes(values.mutant as MutantName
   process.exit(2);
 }
 const mutant = values.mutant as MutantName | undefined;
+const elections = values.elections;
 
 if (single !== undefined) {
-  const result = await runSeed({ seed: single, keepTranscript: true, ...(mutant ? { mutant } : {}) });
+  const result = await runSeed({
+    seed: single,
+    keepTranscript: true,
+    elections,
+    ...(mutant ? { mutant } : {}),
+  });
   for (const line of result.transcript) console.log(line);
   console.log(
     `seed=${single} trace=${result.traceHash} violations=${result.violations.length} ${JSON.stringify(result.stats)}`,
@@ -51,7 +61,7 @@ if (single !== undefined) {
 const seeds = count ?? 100;
 if (mutant !== undefined) {
   for (let seed = from; seed < from + seeds; seed++) {
-    const result = await runSeed({ seed, mutant });
+    const result = await runSeed({ seed, mutant, elections });
     if (result.violations.length > 0) {
       console.log(`caught by ${result.violations[0]!.property}: ${result.violations[0]!.message}`);
       console.log(`mutant=${mutant} detected-at-seed=${seed}`);
@@ -64,10 +74,15 @@ if (mutant !== undefined) {
 
 let violations = 0;
 const started = Date.now();
+const recoveries: number[] = [];
+let electionCount = 0;
 for (let seed = from; seed < from + seeds; seed++) {
-  const result = await runSeed({ seed });
+  const result = await runSeed({ seed, elections });
+  if (result.stats.recoveryMs !== undefined && result.scenario.elections !== undefined)
+    recoveries.push(result.stats.recoveryMs / result.scenario.elections.electionTimeoutMs);
+  electionCount += result.stats.elections;
   if (values.determinism) {
-    const again = await runSeed({ seed });
+    const again = await runSeed({ seed, elections });
     if (again.traceHash !== result.traceHash) {
       violations++;
       console.log(
@@ -79,14 +94,22 @@ for (let seed = from; seed < from + seeds; seed++) {
     violations += result.violations.length;
     for (const violation of result.violations.slice(0, 5))
       console.log(`seed ${seed}: ${violation.property}: ${violation.message}`);
-    console.log(`  replay: pnpm sim --seed ${seed}`);
+    console.log(`  replay: pnpm sim --seed ${seed}${elections ? ' --elections' : ''}`);
   } else if (!values.quiet) {
     const s = result.stats;
     console.log(
-      `seed ${seed}: ok sites=${result.scenario.sites.length} commits=${s.commits} majority-acked=${s.committedByMajority} crashes=${s.crashes} failovers=${s.failovers} rollbacks=${s.rollbacks} inits=${s.inits} trace=${result.traceHash}`,
+      `seed ${seed}: ok sites=${result.scenario.sites.length}${elections ? ` elections=${s.elections} recovery=${s.recoveryMs ?? '-'}ms` : ''} commits=${s.commits} majority-acked=${s.committedByMajority} crashes=${s.crashes} failovers=${s.failovers} rollbacks=${s.rollbacks} inits=${s.inits} trace=${result.traceHash}`,
     );
   }
 }
 console.log(`${((Date.now() - started) / 1000).toFixed(1)} s`);
+if (elections && recoveries.length > 0) {
+  recoveries.sort((a, b) => a - b);
+  const at = (q: number) =>
+    recoveries[Math.min(recoveries.length - 1, Math.floor(q * recoveries.length))]!.toFixed(2);
+  console.log(
+    `elections=${electionCount} recovery (heal to first acknowledged commit, in election timeouts): p50=${at(0.5)} p99=${at(0.99)} max=${recoveries.at(-1)!.toFixed(2)} over ${recoveries.length} seeds`,
+  );
+}
 console.log(`seeds=${seeds} violations=${violations}`);
 process.exit(violations === 0 ? 0 : 1);

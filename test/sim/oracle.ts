@@ -23,6 +23,7 @@ import {
   type BaseCommitResult,
   type CommitReceipt,
   decodeFrame,
+  evaluatePolicy,
   type PermFailedEvent,
   type ProcessResult,
   type RollbackEvent,
@@ -77,18 +78,42 @@ export class Oracle {
   /** Commits some rollback journal reported as rolled back. */
   readonly #rolledBack = new Set<string>();
   readonly #now: () => number;
+  /** Election runs: the configured group with priorities (undefined: scripted failovers, all electable). */
+  readonly #group: readonly { readonly id: string; readonly priority: number }[] | undefined;
+  /** Election runs: which site became master of each generation, and when (P4, P5). */
+  readonly #electedAt = new Map<number, { site: string; at: number }>();
+  /** Election runs: each site's stored election generation when it crashed (P4 across restarts). */
+  readonly #storedElection = new Map<string, number>();
 
   readonly #sites: ReadonlyMap<string, SimSite>;
 
-  constructor(sites: ReadonlyMap<string, SimSite>, note: (line: string) => void, now: () => number) {
+  constructor(
+    sites: ReadonlyMap<string, SimSite>,
+    note: (line: string) => void,
+    now: () => number,
+    group?: readonly { readonly id: string; readonly priority: number }[],
+  ) {
     this.#sites = sites;
     this.#note = note;
     this.#now = now;
+    this.#group = group;
   }
 
   /** Computed on use: the sites are added after the oracle is made. */
   get #majority(): number {
     return Math.floor(this.#sites.size / 2) + 1;
+  }
+
+  /**
+   * Whether the holders of a commit (sites with it durable, the master included) make it "committed":
+   * scripted runs, a majority of the group; election runs, enough electable sites to meet every winning
+   * coalition (a strict majority of the E electable sites), i.e. E − ⌊E/2⌋ of them.
+   */
+  #isCommitted(holders: readonly string[]): boolean {
+    if (this.#group === undefined) return holders.length >= this.#majority;
+    const electable = new Set(this.#group.filter((site) => site.priority > 0).map((site) => site.id));
+    const needed = electable.size - (Math.floor(electable.size / 2) + 1) + 1;
+    return holders.filter((id) => electable.has(id)).length >= needed;
   }
 
   get committedCount(): number {
@@ -198,9 +223,9 @@ export class Oracle {
     const acks = this.#flushedAcks.get(incarnation) ?? new Map<string, number>();
     const remaining: number[] = [];
     for (const lsn of pending) {
-      let count = master.log.durableLsn > lsn ? 1 : 0;
-      for (const acked of acks.values()) if (acked >= lsn) count++;
-      if (count >= this.#majority) {
+      const holders = master.log.durableLsn > lsn ? [master.id] : [];
+      for (const [site, acked] of acks) if (acked >= lsn) holders.push(site);
+      if (this.#isCommitted(holders)) {
         this.#committed.set(tokenKey(generation, lsn), { generation, lsn });
         this.#note(
           `committed ${generation}:${lsn} (majority flushed: master durable ${master.log.durableLsn}, acks ${JSON.stringify([...acks])})`,
@@ -242,18 +267,37 @@ export class Oracle {
   // ---- P2: perm decisions match the acks that had arrived ----
 
   /** Clients whose acks covering `lsn` had reached the master (this incarnation) before `time`. */
-  #ackersBefore(master: SimSite, generation: number, lsn: number, time: number, inclusive: boolean): number {
+  #ackersBefore(
+    master: SimSite,
+    generation: number,
+    lsn: number,
+    time: number,
+    inclusive: boolean,
+  ): Set<string> {
     const timeline = this.#ackTimeline.get(`${master.id}:${generation}`);
-    if (timeline === undefined) return 0;
-    let count = 0;
-    for (const steps of timeline.values()) {
-      if (steps.some((step) => (inclusive ? step.at <= time : step.at < time) && step.lsn >= lsn)) count++;
+    const ackers = new Set<string>();
+    if (timeline === undefined) return ackers;
+    for (const [site, steps] of timeline) {
+      if (steps.some((step) => (inclusive ? step.at <= time : step.at < time) && step.lsn >= lsn))
+        ackers.add(site);
     }
-    return count;
+    return ackers;
   }
 
   /** An independent model of the policies for the simulator's groups (every site electable, no views). */
-  #policyMet(policy: AckPolicy, ackers: number): boolean {
+  #policyMet(policy: AckPolicy, ackers: number, master?: string, ackerIds?: ReadonlySet<string>): boolean {
+    if (this.#group !== undefined && master !== undefined && ackerIds !== undefined) {
+      // Election runs have priority-0 sites: the policy module's own math (tested on its own) decides.
+      const sites = this.#group.map(({ id, priority }) => ({ id, priority, view: false }));
+      return evaluatePolicy({
+        policy,
+        master,
+        sites,
+        connected: new Set(sites.map((site) => site.id)),
+        acked: ackerIds,
+        twoSiteStrict: true,
+      }).perm;
+    }
     const clients = this.#sites.size - 1;
     const quorumPeers = this.#sites.size === 2 ? 0 : Math.floor((this.#sites.size - 1) / 2);
     switch (policy) {
@@ -280,12 +324,13 @@ export class Oracle {
         master: master.id,
       });
       const ackers = this.#ackersBefore(master, receipt.generation, receipt.lsn, this.#now(), true);
-      if (!this.#policyMet(receipt.policy, ackers)) {
+      if (!this.#policyMet(receipt.policy, ackers.size, master.id, ackers)) {
         this.violation(
           'P2',
-          `${master.id} reported ${key} perm under ${receipt.policy} with ${ackers} acks received`,
+          `${master.id} reported ${key} perm under ${receipt.policy} with ${ackers.size} acks received`,
         );
       }
+      this.#checkStaleMaster(master, receipt, startedAt);
       return;
     }
     if (receipt.outcome !== 'permFailed') return;
@@ -303,13 +348,46 @@ export class Oracle {
         startedAt + timeoutMs,
         false,
       );
-      if (receipt.policy !== 'all_available' && this.#policyMet(receipt.policy, ackers)) {
+      if (
+        receipt.policy !== 'all_available' &&
+        this.#policyMet(receipt.policy, ackers.size, master.id, ackers)
+      ) {
         this.violation(
           'P2',
-          `${master.id} timed out ${key} under ${receipt.policy} though ${ackers} acks had arrived before the deadline`,
+          `${master.id} timed out ${key} under ${receipt.policy} though ${ackers.size} acks had arrived before the deadline`,
         );
       }
     }
+  }
+
+  /**
+   * P5: a master whose generation was superseded before a commit started cannot make that commit durable
+   * under a policy that promises survival (the newer master's voters are fenced off it).
+   */
+  #checkStaleMaster(master: SimSite, receipt: CommitReceipt, startedAt: number): void {
+    if (receipt.policy !== 'quorum' && receipt.policy !== 'all' && receipt.policy !== 'all_peers') return;
+    for (const [generation, { site, at }] of this.#electedAt) {
+      if (generation > receipt.generation && at < startedAt) {
+        this.violation(
+          'P5',
+          `${master.id} (generation ${receipt.generation}) reported ${receipt.generation}:${receipt.lsn} perm under ${receipt.policy}, started after ${site} became master of generation ${generation}`,
+        );
+        return;
+      }
+    }
+  }
+
+  /** Election runs: a site became master. P4: one per generation, ever; P6: it holds every committed record. */
+  onElected(master: SimSite, generation: number): void {
+    const previous = this.#electedAt.get(generation);
+    if (previous !== undefined && previous.site !== master.id) {
+      this.violation(
+        'P4',
+        `${previous.site} and ${master.id} were both elected master of generation ${generation}`,
+      );
+    }
+    if (previous === undefined) this.#electedAt.set(generation, { site: master.id, at: this.#now() });
+    this.onFailover(master, []);
   }
 
   onPermFailed(master: SimSite, event: PermFailedEvent): void {
@@ -322,6 +400,8 @@ export class Oracle {
 
   beforeCrash(site: SimSite, kind: 'power' | 'process'): void {
     const log = site.log;
+    if (this.#group !== undefined)
+      this.#storedElection.set(site.id, log.loadElectionState().electionGeneration);
     const endLsn = kind === 'power' ? log.durableLsn : Math.max(log.writtenLsn, log.durableLsn);
     this.#crashes.set(site.id, {
       firstLsn: log.firstLsn,
@@ -332,6 +412,15 @@ export class Oracle {
   }
 
   afterRestart(site: SimSite): void {
+    const stored = this.#storedElection.get(site.id);
+    if (stored !== undefined) {
+      const now = site.log.loadElectionState().electionGeneration;
+      if (now < stored)
+        this.violation(
+          'P4',
+          `${site.id}'s election generation went back from ${stored} to ${now} across a crash`,
+        );
+    }
     const capture = this.#crashes.get(site.id);
     this.#crashes.delete(site.id);
     if (capture === undefined) return;

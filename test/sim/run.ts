@@ -9,16 +9,23 @@ import { ACK_POLICIES, type BaseReplica, decodeFrame, encodeKvOperation } from '
 import { VirtualClock } from '@ackord/core/testing';
 import { Oracle, type Violation } from './oracle.js';
 import { Prng } from './prng.js';
-import { drawScenario, type Scenario } from './scenario.js';
+import { drawElectionScenario, drawScenario, type Scenario } from './scenario.js';
 import { Scheduler } from './scheduler.js';
-import { SimSite } from './site.js';
+import { SimSite, type SiteSettings } from './site.js';
+import { SkewedClock } from './skewed-clock.js';
 
-export type MutantName = 'ack-before-flush' | 'rollback-past-common';
-export const MUTANTS: readonly MutantName[] = ['ack-before-flush', 'rollback-past-common'];
+export type MutantName = 'ack-before-flush' | 'rollback-past-common' | 'elect-without-uptodate-check';
+export const MUTANTS: readonly MutantName[] = [
+  'ack-before-flush',
+  'rollback-past-common',
+  'elect-without-uptodate-check',
+];
 
 export interface RunOptions {
   readonly seed: number;
   readonly mutant?: MutantName;
+  /** The group elects its masters (packages/election) instead of scripted failovers. */
+  readonly elections?: boolean;
   /** Keep the transcript lines (for `pnpm sim --seed S`). */
   readonly keepTranscript?: boolean;
 }
@@ -38,6 +45,9 @@ export interface RunResult {
     readonly rollbacks: number;
     readonly inits: number;
     readonly virtualMs: number;
+    /** Election runs: elections won, and virtual ms from the heal to the first acknowledged commit. */
+    readonly elections: number;
+    readonly recoveryMs: number | undefined;
   };
 }
 
@@ -50,6 +60,7 @@ type SimEvent =
   | { kind: 'heal' }
   | { kind: 'failover' }
   | { kind: 'trim' }
+  | { kind: 'jump' }
   | { kind: 'check' };
 
 /** Upper bound on events of one run: a livelock becomes a reported violation, not a hang. */
@@ -81,11 +92,16 @@ class Simulation {
   #failovers = 0;
   #rollbacks = 0;
   #inits = 0;
+  #elections = 0;
+  #healedAt: number | undefined;
+  #recoveredAt: number | undefined;
+  readonly #siteClocks = new Map<string, SkewedClock>();
 
   constructor(options: RunOptions) {
     this.#options = options;
     this.#rng = new Prng(options.seed);
-    this.#scenario = drawScenario(this.#rng);
+    const elections = options.elections === true || options.mutant === 'elect-without-uptodate-check';
+    this.#scenario = elections ? drawElectionScenario(this.#rng) : drawScenario(this.#rng);
     const ids = this.#scenario.sites.map((site) => site.id);
     const mutations =
       options.mutant === 'ack-before-flush'
@@ -93,17 +109,33 @@ class Simulation {
         : options.mutant === 'rollback-past-common'
           ? { rollbackPastCommon: true }
           : undefined;
+    const group = this.#scenario.sites.map(({ id, priority }) => ({ id, priority }));
     this.#oracle = new Oracle(
       this.#sites,
       (line) => this.#note(line),
       () => this.#clock.now(),
+      elections ? group : undefined,
     );
-    for (const { id, durability } of this.#scenario.sites) {
+    const electionScenario = this.#scenario.elections;
+    this.#scenario.sites.forEach(({ id, durability }, index) => {
+      let clock: SkewedClock | VirtualClock = this.#clock;
+      let election: SiteSettings['election'];
+      if (electionScenario !== undefined) {
+        const skewed = new SkewedClock(this.#clock, electionScenario.clockRates[index]!);
+        this.#siteClocks.set(id, skewed);
+        clock = skewed;
+        const random = new Prng(this.#rng.nextUint32());
+        election = {
+          electionTimeoutMs: electionScenario.electionTimeoutMs,
+          random: () => random.next(),
+          electWithoutUpToDateCheck: options.mutant === 'elect-without-uptodate-check',
+        };
+      }
       const site = new SimSite(
         id,
         durability,
         ids.filter((other) => other !== id),
-        this.#clock,
+        clock,
         {
           send: (from, message, target, flags) => this.#send(from, message, target, flags),
           attach: (attached, replica) => this.#attach(attached, replica),
@@ -117,24 +149,31 @@ class Simulation {
           // The must-fail controls break the core under the base API; manager runs need no mutant.
           manager: this.#scenario.manager && mutations === undefined,
           ackTimeoutMs: this.#scenario.ackTimeoutMs,
+          group,
+          ...(election === undefined ? {} : { election }),
         },
       );
       this.#sites.set(id, site);
-    }
+    });
   }
 
   async run(): Promise<RunResult> {
     const scenario = this.#scenario;
     this.#note(
-      `scenario ${scenario.manager && this.#options.mutant === undefined ? 'manager' : 'base'} sites=${scenario.sites.map((s) => `${s.id}:${s.durability}`).join(',')} bulk=${scenario.bulk} loss=${scenario.lossRate} dup=${scenario.duplicateRate} corrupt=${scenario.corruptRate} delay=${scenario.minDelayMs}-${scenario.maxDelayMs}`,
+      `scenario ${scenario.elections ? `elections(et=${scenario.elections.electionTimeoutMs})` : scenario.manager && this.#options.mutant === undefined ? 'manager' : 'base'} sites=${scenario.sites.map((s) => `${s.id}:${s.durability}${s.priority === 1 ? '' : `:p${s.priority}`}`).join(',')} bulk=${scenario.bulk} loss=${scenario.lossRate} dup=${scenario.duplicateRate} corrupt=${scenario.corruptRate} delay=${scenario.minDelayMs}-${scenario.maxDelayMs}`,
     );
     for (const site of this.#sites.values()) await site.start();
     for (const site of this.#sites.values()) for (const peer of site.peers) await site.peerUp(peer);
-    await this.#failover('initial');
+    if (scenario.elections === undefined) {
+      await this.#failover('initial');
+      this.#scheduleNext('failover', scenario.failoverEveryMs);
+    } else {
+      this.#scheduleNext('failover', scenario.elections.transferEveryMs);
+      this.#scheduleNext('jump', scenario.elections.clockJumpEveryMs);
+    }
     this.#scheduleNext('commit', scenario.commitEveryMs);
     this.#scheduleNext('crash', scenario.crashEveryMs);
     this.#scheduleNext('partition', scenario.partitionEveryMs);
-    this.#scheduleNext('failover', scenario.failoverEveryMs);
     this.#scheduleNext('trim', scenario.trimEveryMs);
     this.#scheduler.schedule(CHECK_EVERY_MS, { kind: 'check' });
 
@@ -169,6 +208,11 @@ class Simulation {
         rollbacks: this.#rollbacks,
         inits: this.#inits,
         virtualMs: this.#clock.now(),
+        elections: this.#elections,
+        recoveryMs:
+          this.#recoveredAt === undefined || this.#healedAt === undefined
+            ? undefined
+            : Math.round(this.#recoveredAt - this.#healedAt),
       },
     };
   }
@@ -188,7 +232,7 @@ class Simulation {
     return !this.#cut.has(a < b ? `${a}|${b}` : `${b}|${a}`);
   }
 
-  #scheduleNext(kind: 'commit' | 'crash' | 'partition' | 'failover' | 'trim', meanMs: number): void {
+  #scheduleNext(kind: 'commit' | 'crash' | 'partition' | 'failover' | 'trim' | 'jump', meanMs: number): void {
     const delay = Math.max(1, Math.round(-Math.log(1 - this.#rng.next()) * meanMs));
     this.#scheduler.schedule(this.#clock.now() + delay, { kind } as SimEvent);
   }
@@ -243,9 +287,13 @@ class Simulation {
       this.#inits++;
       this.#note(`${site.id} internal init from a snapshot at ${event.lsn}`);
     });
-    replica.on('roleChanged', (change) =>
-      this.#note(`${site.id} role ${change.role} gen ${change.generation} master ${change.master ?? '-'}`),
-    );
+    replica.on('roleChanged', (change) => {
+      this.#note(`${site.id} role ${change.role} gen ${change.generation} master ${change.master ?? '-'}`);
+      if (change.role === 'master' && this.#scenario.elections !== undefined) {
+        this.#elections++;
+        this.#oracle.onElected(site, change.generation);
+      }
+    });
     replica.on('fatal', (error) => this.#oracle.violation('fatal', `${site.id}: ${error.message}`));
   }
 
@@ -329,8 +377,22 @@ class Simulation {
         return;
       case 'failover':
         if (this.#faultsOn) {
-          await this.#failover('scripted');
-          this.#scheduleNext('failover', this.#scenario.failoverEveryMs);
+          if (this.#scenario.elections === undefined) {
+            await this.#failover('scripted');
+            this.#scheduleNext('failover', this.#scenario.failoverEveryMs);
+          } else {
+            this.#transfer();
+            this.#scheduleNext('failover', this.#scenario.elections.transferEveryMs);
+          }
+        }
+        return;
+      case 'jump':
+        if (this.#faultsOn && this.#scenario.elections !== undefined) {
+          const id = this.#rng.pick([...this.#siteClocks.keys()]);
+          const ms = this.#rng.int(1, 3 * this.#scenario.elections.electionTimeoutMs);
+          this.#siteClocks.get(id)!.jump(ms);
+          this.#note(`${id} clock jumps ${ms} ms forward`);
+          this.#scheduleNext('jump', this.#scenario.elections.clockJumpEveryMs);
         }
         return;
       case 'trim':
@@ -348,8 +410,32 @@ class Simulation {
     }
   }
 
-  #commit(): void {
+  /** Elections on: the master is asked to hand over to a random electable peer. */
+  #transfer(): void {
     const master = this.#currentMaster();
+    if (master === undefined) return;
+    const targets = this.#scenario.sites.filter((s) => s.id !== master.id && s.priority > 0);
+    if (targets.length === 0) return;
+    const target = this.#rng.pick(targets).id;
+    this.#note(`${master.id} transfer to ${target}`);
+    master.transferMastership(target).then(
+      () => this.#note(`${master.id} transfer to ${target} done`),
+      (error: Error) => this.#note(`${master.id} transfer to ${target} failed: ${error.message}`),
+    );
+  }
+
+  /** Where a commit goes: the newest master, or (election runs, sometimes) any site that thinks it is one. */
+  #commitTarget(): SimSite | undefined {
+    const share = this.#scenario.elections?.staleCommitShare ?? 0;
+    if (share > 0 && this.#rng.chance(share)) {
+      const masters = this.#liveSites().filter((site) => site.replica!.role === 'master');
+      return masters.length === 0 ? undefined : this.#rng.pick(masters);
+    }
+    return this.#currentMaster();
+  }
+
+  #commit(policyOverride?: (typeof ACK_POLICIES)[number]): void {
+    const master = this.#commitTarget();
     if (master === undefined) return;
     const count = this.#rng.int(1, 3);
     const payloads = [];
@@ -359,12 +445,14 @@ class Simulation {
         encodeKvOperation({ op: 'put', key: `k${this.#rng.int(0, 50)}`, value: Buffer.from(`v${n}`) }),
       );
     }
-    const policy = this.#rng.pick(ACK_POLICIES);
+    const policy = policyOverride ?? this.#rng.pick(ACK_POLICIES);
     const startedAt = this.#clock.now();
     master.commit(payloads, policy).then(
       (receipt) => {
-        if (receipt !== undefined)
-          this.#oracle.onReceipt(master, receipt, startedAt, this.#scenario.ackTimeoutMs);
+        if (receipt === undefined) return;
+        this.#oracle.onReceipt(master, receipt, startedAt, this.#scenario.ackTimeoutMs);
+        if (this.#healedAt !== undefined && this.#recoveredAt === undefined && receipt.perm === true)
+          this.#recoveredAt = this.#clock.now();
       },
       () => undefined, // stepped down or crashed mid-commit: the outcome is unknown, not a failure
     );
@@ -493,6 +581,7 @@ class Simulation {
 
   async #heal(): Promise<void> {
     this.#faultsOn = false;
+    this.#healedAt = this.#clock.now();
     this.#note('faults off: heal everything');
     await this.#healPartitions();
     for (const site of this.#sites.values()) if (!site.alive) await this.#restart(site.id);
@@ -500,6 +589,7 @@ class Simulation {
   }
 
   async #runLiveness(endMs: number): Promise<boolean> {
+    if (this.#scenario.elections !== undefined) return this.#runElectionLiveness(endMs);
     const master = this.#currentMaster();
     const masters = this.#liveSites().filter((site) => site.replica!.role === 'master');
     if (master === undefined || masters.length > 1) await this.#failover('liveness');
@@ -513,6 +603,23 @@ class Simulation {
       if (this.#oracle.converged(this.#liveSites())) return true;
       const current = this.#currentMaster();
       if (current === undefined) await this.#failover('liveness');
+    }
+    return false;
+  }
+
+  /**
+   * Elections on, faults healed: nobody appoints a master. Commits are offered every 20 ms (quorum) until
+   * one is acknowledged — the recovery time P14 reports — then every live site must converge.
+   */
+  async #runElectionLiveness(endMs: number): Promise<boolean> {
+    while (this.#clock.now() < endMs && this.#recoveredAt === undefined) {
+      this.#commit('quorum');
+      await this.#runUntil(Math.min(endMs, this.#clock.now() + 20));
+    }
+    while (this.#clock.now() < endMs) {
+      await this.#runUntil(Math.min(endMs, this.#clock.now() + 100));
+      const masters = this.#liveSites().filter((site) => site.replica!.role === 'master');
+      if (masters.length === 1 && this.#oracle.converged(this.#liveSites())) return true;
     }
     return false;
   }

@@ -3,8 +3,27 @@ import type { Prng } from './prng.js';
 
 export type Durability = 'none' | 'write' | 'fsync' | 'dsync';
 
+/** Election runs (`pnpm sim --elections`): the group elects its own masters. */
+export interface ElectionScenario {
+  readonly electionTimeoutMs: number;
+  /** Per site: its clock's rate against virtual time (0.95–1.05). */
+  readonly clockRates: readonly number[];
+  /** Mean time between forward clock jumps at a random site (virtual ms). */
+  readonly clockJumpEveryMs: number;
+  /** Mean time between mastership transfers asked of the master. */
+  readonly transferEveryMs: number;
+  /** Share of commits sent to a random master (possibly a stale one) instead of the newest. */
+  readonly staleCommitShare: number;
+}
+
 export interface Scenario {
-  readonly sites: readonly { readonly id: string; readonly durability: Durability }[];
+  readonly sites: readonly {
+    readonly id: string;
+    readonly durability: Durability;
+    /** 0: votes, never master. Scripted-failover runs: always 1. */
+    readonly priority: number;
+  }[];
+  readonly elections?: ElectionScenario;
   readonly bulk: boolean;
   readonly lossRate: number;
   readonly duplicateRate: number;
@@ -34,6 +53,7 @@ export function drawScenario(rng: Prng): Scenario {
     sites: Array.from({ length: count }, (_, index) => ({
       id: `s${index + 1}`,
       durability: rng.pick(DURABILITIES),
+      priority: 1,
     })),
     bulk: rng.chance(0.5),
     lossRate: rng.pick([0, 0.01, 0.05, 0.1]),
@@ -49,6 +69,47 @@ export function drawScenario(rng: Prng): Scenario {
     manager: rng.chance(0.5),
     ackTimeoutMs: rng.pick([20, 100, 400]),
     safetyMs: 3_000,
+    livenessBudgetMs: 30_000,
+  };
+}
+
+const ELECTION_SITE_COUNTS = [1, 2, 3, 3, 5, 5, 7] as const;
+const PRIORITIES = [0, 1, 1, 1, 2, 5, 10] as const;
+
+/** An election run: groups of 1, 2, 3, 5 and 7 with random priorities, skewed and jumping clocks. */
+export function drawElectionScenario(rng: Prng): Scenario {
+  const count = rng.pick(ELECTION_SITE_COUNTS);
+  const sites = Array.from({ length: count }, (_, index) => ({
+    id: `s${index + 1}`,
+    durability: rng.pick(DURABILITIES),
+    priority: rng.pick(PRIORITIES),
+  }));
+  // At least a majority of the group electable, so a master can always be elected once faults heal.
+  const needed = Math.floor(count / 2) + 1;
+  for (let index = 0; index < needed; index++) if (sites[index]!.priority === 0) sites[index]!.priority = 1;
+  return {
+    sites,
+    elections: {
+      electionTimeoutMs: rng.pick([300, 500, 1000]),
+      clockRates: sites.map(() => 0.95 + rng.next() * 0.1),
+      clockJumpEveryMs: rng.pick([500, 2000, 1_000_000]),
+      transferEveryMs: rng.pick([1500, 4000, 1_000_000]),
+      staleCommitShare: rng.pick([0, 0.2]),
+    },
+    bulk: rng.chance(0.5),
+    lossRate: rng.pick([0, 0.01, 0.05]),
+    duplicateRate: rng.pick([0, 0.02, 0.1]),
+    corruptRate: rng.pick([0, 0, 0.01]),
+    minDelayMs: 1,
+    maxDelayMs: rng.pick([2, 5, 20]),
+    crashEveryMs: rng.pick([500, 1500, 4000]),
+    partitionEveryMs: rng.pick([600, 1500, 4000]),
+    failoverEveryMs: 1_000_000,
+    trimEveryMs: rng.pick([800, 3000, 1_000_000]),
+    commitEveryMs: rng.pick([2, 5, 15]),
+    manager: true,
+    ackTimeoutMs: rng.pick([20, 100, 400]),
+    safetyMs: 5_000,
     livenessBudgetMs: 30_000,
   };
 }

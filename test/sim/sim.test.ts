@@ -45,4 +45,27 @@ describe('deterministic simulator', () => {
     }
     expect(caught).toBe('P8');
   }, 120_000);
+
+  it('with elections: no violation, masters are elected, and a replay is exact', async () => {
+    let elections = 0;
+    for (let seed = 2000; seed < 2008; seed++) {
+      const result = await runSeed({ seed, elections: true });
+      expect(result.violations, `replay: pnpm sim --seed ${seed} --elections`).toEqual([]);
+      expect(result.stats.recoveryMs, `seed ${seed} recovered`).toBeDefined();
+      elections += result.stats.elections;
+    }
+    expect(elections).toBeGreaterThan(8);
+    const first = await runSeed({ seed: 2003, elections: true });
+    const again = await runSeed({ seed: 2003, elections: true });
+    expect(again.traceHash).toBe(first.traceHash);
+  }, 120_000);
+
+  it('catches a build that elects without comparing logs', async () => {
+    let caught: string | undefined;
+    for (let seed = 1; seed <= 60 && caught === undefined; seed++) {
+      const result = await runSeed({ seed, mutant: 'elect-without-uptodate-check' });
+      caught = result.violations[0]?.property;
+    }
+    expect(['P1', 'P6', 'P7']).toContain(caught);
+  }, 120_000);
 });

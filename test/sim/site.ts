@@ -6,6 +6,7 @@
 import {
   type AckPolicy,
   BaseReplica,
+  type Clock,
   type CommitReceipt,
   createReplicationManager,
   KvStateMachine,
@@ -18,7 +19,6 @@ import {
   type TestMutations,
   type Transport,
   type TransportHandlers,
-  type VirtualClock,
   type WriteAheadLog,
 } from '@ackord/core';
 import type { Durability } from './scenario.js';
@@ -35,6 +35,14 @@ export interface SiteSettings {
   /** Run the replication manager (ack policies, timeouts, receipts) instead of the bare base API. */
   readonly manager: boolean;
   readonly ackTimeoutMs: number;
+  /** The configured group (ids and priorities), this site included. */
+  readonly group: readonly { readonly id: string; readonly priority: number }[];
+  /** Elections on (manager runs only): the group elects its masters. */
+  readonly election?: {
+    readonly electionTimeoutMs: number;
+    readonly random: () => number;
+    readonly electWithoutUpToDateCheck: boolean;
+  };
 }
 
 /** The manager's transport in the simulator: frames go through the simulated network. */
@@ -95,7 +103,7 @@ export class SimSite {
   /** Bumped on every crash: events addressed to an older incarnation are dropped. */
   incarnation = 0;
 
-  readonly #clock: VirtualClock;
+  readonly #clock: Clock;
   readonly #hooks: SiteHooks;
   readonly #settings: SiteSettings;
   #transport: SimTransport | undefined;
@@ -104,7 +112,7 @@ export class SimSite {
     id: string,
     durability: Durability,
     peers: readonly string[],
-    clock: VirtualClock,
+    clock: Clock,
     hooks: SiteHooks,
     settings: SiteSettings,
   ) {
@@ -159,7 +167,7 @@ export class SimSite {
     const transport = new SimTransport(this.id, (to, frame) => this.#hooks.send(this.id, frame, to, 0));
     const manager = await createReplicationManager({
       siteId: this.id,
-      sites: [this.id, ...this.peers].sort().map((id) => ({ id, priority: 1 })),
+      sites: this.#settings.group.map(({ id, priority }) => ({ id, priority })),
       storage: this.storage,
       durability: this.durability,
       clusterId: 'sim',
@@ -169,6 +177,17 @@ export class SimSite {
       ackTimeoutMs: this.#settings.ackTimeoutMs,
       heartbeatIntervalMs: 200,
       masterTimeoutMs: 1000,
+      ...(this.#settings.election === undefined
+        ? {}
+        : {
+            election: {
+              electionTimeoutMs: this.#settings.election.electionTimeoutMs,
+              random: this.#settings.election.random,
+              ...(this.#settings.election.electWithoutUpToDateCheck
+                ? { mutations: { electWithoutUpToDateCheck: true } }
+                : {}),
+            },
+          }),
     });
     this.#transport = transport;
     this.manager = manager;
@@ -199,6 +218,11 @@ export class SimSite {
   async becomeMaster(generation: number): Promise<void> {
     if (this.manager !== undefined) await this.manager.becomeMaster(generation);
     else await this.replica!.becomeMaster(generation);
+  }
+
+  /** Elections on: asks this master to hand over to `target` (the outcome is the election's). */
+  async transferMastership(target: string): Promise<void> {
+    await this.manager!.transferMastership(target);
   }
 
   async becomeClient(): Promise<void> {

@@ -227,14 +227,6 @@ export class ElectionCore {
     }
   }
 
-  /** Any frame from `from` (the manager calls this before decoding). */
-  heard(from: SiteId, now: number): void {
-    if (from === this.#master && this.#role === 'client') {
-      this.#now = Math.max(this.#now, now);
-      this.#heardFromMaster();
-    }
-  }
-
   /** The connection to `site` broke. Losing the master's connection shortens the wait to its lease. */
   peerDown(site: SiteId, now: number): void {
     this.#now = Math.max(this.#now, now);
@@ -347,7 +339,7 @@ export class ElectionCore {
     const config = this.#config;
     if (this.#now >= this.#nextPingAt) {
       this.#nextPingAt = this.#now + config.pingIntervalMs;
-      this.#send('broadcast', this.#control('ping', { time: this.#now }));
+      this.#send('broadcast', this.#control('ping', { time: Math.floor(this.#now) }));
     }
     if (!config.checkQuorum || this.#now - this.#masterSince < config.electionTimeoutMs) return;
     const since = this.#now - config.electionTimeoutMs;
@@ -682,10 +674,13 @@ export class ElectionCore {
         }
         return;
       case 'ping':
-        // Answer only our own master of our own generation: a pong to a stale master would help it keep
-        // a lease (or a quorum) it no longer has.
-        if (this.#role === 'client' && from === this.#master && message.generation === this.#generation)
+        // Only a ping proves the master is still master (a site that stepped down still sends other
+        // traffic). Answer only our own master of our own generation: a pong to a stale master would
+        // help it keep a lease (or a quorum) it no longer has.
+        if (this.#role === 'client' && from === this.#master && message.generation === this.#generation) {
+          this.#heardFromMaster();
           this.#send(from, this.#control('pong', { time: message.time }));
+        }
         return;
       case 'pong':
         if (this.#role === 'master' && message.generation === this.#generation)

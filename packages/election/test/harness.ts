@@ -158,7 +158,6 @@ export class World {
   #deliver(envelope: Envelope): void {
     if (!this.canReach(envelope.from, envelope.to)) return;
     const core = this.cores.get(envelope.to)!;
-    core.heard(envelope.from, this.now);
     core.receive(envelope.from, envelope.message, this.now);
     this.#flush(envelope.to);
   }

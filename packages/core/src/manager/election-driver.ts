@@ -80,7 +80,13 @@ export class ElectionDriver {
 
   start(): void {
     const { log, clock, base } = this.#options;
-    this.core.start(clock.now(), log.loadElectionState(), base.generation);
+    const state = log.loadElectionState();
+    // A site that voted in an election before it stopped keeps refusing the masters that election
+    // replaced: its fence must not vanish with the process (an old master could otherwise collect its
+    // acks for a write the winner lacks).
+    if (state.electionGeneration > base.generation)
+      void base.fence(state.electionGeneration).catch(() => undefined);
+    this.core.start(clock.now(), state, base.generation);
     this.#run();
     this.#arm();
   }
@@ -102,10 +108,6 @@ export class ElectionDriver {
     if (this.#closed) return;
     this.core.receive(from, message, this.#options.clock.now());
     this.#run();
-  }
-
-  heard(from: SiteId): void {
-    this.core.heard(from, this.#options.clock.now());
   }
 
   roleChanged(role: Role, master: SiteId | undefined, generation: number): void {

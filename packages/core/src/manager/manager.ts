@@ -767,7 +767,6 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     }
     const election = this.#election;
     if (election !== undefined) {
-      election.heard(from);
       // Election traffic goes to the election core (the type byte is at offset 3 of the header).
       const type = frame.length > 3 ? frame[3] : undefined;
       if (type === MessageType.vote1 || type === MessageType.vote2 || type === MessageType.election) {
