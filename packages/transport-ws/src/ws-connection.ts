@@ -1,0 +1,224 @@
+/**
+ * One WebSocket as a link. The shared handshake runs over the first messages (one handshake frame per
+ * message; nothing else is parsed until it passes), then each binary message is one frame. Text
+ * messages close the connection. `send` watches the socket's `bufferedAmount`: above the high watermark
+ * (`sendQueueBytes`) it reports `backpressure`, and keeps doing so until the buffer drains to the low
+ * watermark, so a slow peer holds at most about `sendQueueBytes` of ours.
+ */
+import type { Duplex } from 'node:stream';
+import {
+  ConnectionError,
+  HandshakeError,
+  type HandshakeOutcome,
+  type Link,
+  type LinkError,
+  type LinkEvents,
+  LinkHandshake,
+  type LinkSetup,
+  type SendOutcome,
+  type SiteId,
+  tlsErrorFrom,
+} from '@ackord/core';
+import { WebSocket } from 'ws';
+import { Liveness, type LivenessOptions } from './liveness.js';
+import { limitUnauthenticatedBytes, WS_UNAUTHENTICATED_MAX_BYTES } from './unauthenticated-bytes.js';
+
+/** After we start a close, a peer that does not answer it within this long is cut off. */
+export const WS_CLOSE_GRACE_MS = 1_000;
+
+/** WebSocket close codes (RFC 6455 §7.4.1). */
+const CLOSE_UNSUPPORTED_DATA = 1003;
+const CLOSE_POLICY_VIOLATION = 1008;
+const CLOSE_MESSAGE_TOO_BIG = 1009;
+
+export interface WsConnectionOptions {
+  readonly maxFrameBytes: number;
+  /** The high watermark of `bufferedAmount`. */
+  readonly sendQueueBytes: number;
+  /** The low watermark: sending resumes once `bufferedAmount` is down to it. */
+  readonly sendQueueLowBytes: number;
+  readonly ping: LivenessOptions;
+  /** The peer's address as we know it (the upgraded socket's, or the host we dialed). */
+  readonly remoteAddress: string;
+  /** The upgraded socket, on the accepting side; a dialer learns it from the upgrade response. */
+  readonly socket?: Duplex;
+}
+
+export class WsConnection implements Link {
+  readonly closed: Promise<void>;
+  readonly remoteAddress: string;
+  readonly #ws: WebSocket;
+  readonly #options: WsConnectionOptions;
+  readonly #events: LinkEvents;
+  readonly #handshake: LinkHandshake;
+  readonly #liveness: Liveness;
+  #stopCounting: () => void = () => undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #blocked = false;
+  #failed = false;
+
+  constructor(ws: WebSocket, setup: LinkSetup, options: WsConnectionOptions) {
+    this.#ws = ws;
+    this.#options = options;
+    this.#events = setup.events;
+    this.remoteAddress = options.remoteAddress;
+    this.#handshake = new LinkHandshake(setup, {
+      write: (bytes) => {
+        if (ws.readyState === WebSocket.OPEN) ws.send(bytes, { binary: true });
+      },
+      finished: (outcome, rest) => this.#finished(outcome, rest),
+    });
+    this.#liveness = new Liveness(
+      options.ping,
+      () => ws.ping(),
+      (silentMs) => {
+        this.#fail(new ConnectionError('unresponsive', `nothing heard from the peer for ${silentMs} ms`));
+        ws.terminate();
+      },
+    );
+    this.closed = new Promise((resolve) => {
+      ws.once('close', () => {
+        this.#handshake.dispose();
+        this.#liveness.stop();
+        this.#stopCounting();
+        clearTimeout(this.#graceTimer);
+        this.#events.closed(this);
+        resolve();
+      });
+    });
+    ws.on('error', (error) => this.#onError(error));
+    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on('pong', () => this.#liveness.heard());
+    ws.on('ping', () => this.#liveness.heard());
+    ws.on('unexpected-response', (_request, response) => {
+      this.#fail(new ConnectionError('upgrade-refused', `the listener answered HTTP ${response.statusCode}`));
+      ws.terminate();
+    });
+    if (options.socket !== undefined) this.#countUnauthenticated(options.socket);
+    else ws.once('upgrade', (response) => ws.once('open', () => this.#countUnauthenticated(response.socket)));
+    if (ws.readyState === WebSocket.OPEN) this.#handshake.start();
+    else ws.once('open', () => this.#handshake.start());
+  }
+
+  get peer(): SiteId | undefined {
+    return this.#handshake.peer;
+  }
+
+  send(frame: Uint8Array): SendOutcome {
+    if (this.peer === undefined || this.#ws.readyState !== WebSocket.OPEN) return 'peerDown';
+    if (frame.length > this.#options.maxFrameBytes) return 'tooLarge';
+    const buffered = this.#ws.bufferedAmount;
+    if (this.#blocked) {
+      if (buffered > this.#options.sendQueueLowBytes) return 'backpressure';
+      this.#blocked = false;
+    }
+    // One frame always fits in an empty buffer, so a frame above the watermark can still go out.
+    if (buffered > 0 && buffered + frame.length > this.#options.sendQueueBytes) {
+      this.#blocked = true;
+      return 'backpressure';
+    }
+    // A copy: ws hands an unmasked (server-side) buffer to the socket as it is, and the caller may reuse it.
+    this.#ws.send(Buffer.from(frame), { binary: true });
+    return 'queued';
+  }
+
+  destroy(): void {
+    this.#ws.terminate();
+  }
+
+  #countUnauthenticated(socket: Duplex): void {
+    this.#stopCounting = limitUnauthenticatedBytes(
+      socket,
+      WS_UNAUTHENTICATED_MAX_BYTES,
+      () => this.#handshake.finished,
+      (bytes) => {
+        this.#fail(new HandshakeError('oversize', `${bytes} bytes arrived before the handshake ended`));
+        this.#ws.terminate();
+      },
+    );
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    this.#liveness.heard();
+    if (this.#failed) return;
+    if (!isBinary) {
+      this.#fail(new ConnectionError('not-binary', 'a text message; Ackord frames are binary'));
+      this.#close(CLOSE_UNSUPPORTED_DATA);
+      return;
+    }
+    if (!this.#handshake.finished) {
+      this.#handshake.push(data);
+      return;
+    }
+    if (this.peer === undefined) return;
+    if (data.length > this.#options.maxFrameBytes) {
+      this.#fail(
+        new ConnectionError(
+          'frame-too-large',
+          `a frame of ${data.length} bytes is above maxFrameBytes ${this.#options.maxFrameBytes}`,
+        ),
+      );
+      this.#close(CLOSE_MESSAGE_TOO_BIG);
+      return;
+    }
+    this.#events.frame(this, ownBytes(data));
+  }
+
+  #finished(outcome: HandshakeOutcome, rest: Uint8Array): void {
+    this.#stopCounting();
+    if (!outcome.ok) {
+      this.#fail(outcome.error);
+      // The refusal went out as a message; the close frame follows it.
+      this.#close(CLOSE_POLICY_VIOLATION);
+      return;
+    }
+    if (rest.length > 0) {
+      this.#fail(new ConnectionError('websocket-protocol', 'a frame in the same message as the handshake'));
+      this.#close(CLOSE_POLICY_VIOLATION);
+      return;
+    }
+    this.#events.authenticated(this, outcome.peer);
+    this.#liveness.start();
+  }
+
+  #onError(error: Error): void {
+    const code = (error as { code?: unknown }).code;
+    const tls = tlsErrorFrom(error);
+    if (tls !== undefined) this.#fail(tls);
+    else if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+      this.#fail(new ConnectionError('frame-too-large', error.message, { cause: error }));
+    else if (typeof code === 'string' && code.startsWith('WS_ERR_'))
+      this.#fail(new ConnectionError('websocket-protocol', `${code}: ${error.message}`, { cause: error }));
+    // Anything else (refused, reset, closed while connecting) just ends in 'close'; ws closes the
+    // socket itself after every error it reports.
+  }
+
+  /** Reports the first failure only: one broken connection, one event. */
+  #fail(error: LinkError): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#events.failed(this, error);
+  }
+
+  /** Starts the closing handshake; a peer that does not complete it in time is cut off. */
+  #close(code: number): void {
+    if (this.#ws.readyState !== WebSocket.OPEN) {
+      this.#ws.terminate();
+      return;
+    }
+    this.#ws.close(code);
+    this.#graceTimer ??= setTimeout(() => this.#ws.terminate(), WS_CLOSE_GRACE_MS);
+    this.#graceTimer.unref();
+  }
+}
+
+/**
+ * A frame the receiver may keep, as a plain Uint8Array (a Buffer's `slice` is a view, not a copy). A
+ * message that owns its whole buffer is handed over without a copy; a slice of a shared buffer (a small
+ * message, Node's pool) is copied so it does not pin the rest.
+ */
+function ownBytes(data: Buffer): Uint8Array {
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength)
+    return new Uint8Array(data.buffer, 0, data.byteLength);
+  return new Uint8Array(data);
+}
