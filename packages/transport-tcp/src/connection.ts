@@ -34,6 +34,7 @@ export class Connection implements Link {
   readonly #handshake: LinkHandshake;
   readonly #reader: FrameReader;
   #blocked = false;
+  #corked = false;
   #queue: Buffer[] = [];
   #queuedBytes = 0;
 
@@ -87,8 +88,24 @@ export class Connection implements Link {
       this.#queuedBytes += size;
       return 'queued';
     }
+    this.#corkUntilNextTick();
     if (!this.socket.write(encodeTcpFrame(frame))) this.#blocked = true;
     return 'queued';
+  }
+
+  /**
+   * Frames sent in one turn of the event loop leave in one writev instead of one write() each: without
+   * it a pipelined burst pays a syscall per frame (measured with `pnpm bench:transport`). The flush is a
+   * process.nextTick away, before any I/O, so a lone frame waits for nothing.
+   */
+  #corkUntilNextTick(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      this.socket.uncork();
+    });
   }
 
   destroy(): void {
