@@ -1,6 +1,6 @@
 /**
  * A real three-process cluster (site a master, b and c clients; roles set explicitly, no election) on
- * loopback, each site with its data directory on disk. Commits under `quorum` and `all`; a client killed
+ * loopback, over TCP and over WebSocket, each site with its data directory on disk. Commits under `quorum` and `all`; a client killed
  * with SIGKILL turns `all` into a perm failure while `quorum` goes on; restarted on the same directory
  * and port, the client catches up and every site reads the same state.
  */
@@ -8,9 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProcCluster, SiteProcess } from './driver.js';
 import type { ReceiptSummary, TransportKind } from './protocol.js';
 
-// The WebSocket transport is being written: add 'ws' here once @ackord/transport-ws exports
-// createWsTransport (site.ts already builds it from `--transport ws`).
-const TRANSPORTS: readonly TransportKind[] = ['tcp'];
+const TRANSPORTS: readonly TransportKind[] = ['tcp', 'ws'];
 
 const SITE_ARGS = ['--reconnect-max-ms', '200', '--ack-timeout-ms', '5000'];
 

@@ -28,7 +28,8 @@ import {
   type Transport,
   type TransportHandlers,
 } from '@ackord/core';
-import { createTcpTransport } from '@ackord/transport-tcp';
+import { createTcpTransport, type TcpTransport } from '@ackord/transport-tcp';
+import { createWsTransport, type WsTransport } from '@ackord/transport-ws';
 import {
   ATTACK_MARKER,
   type Digest,
@@ -55,7 +56,7 @@ interface SiteConfig {
   readonly dir: string;
   /** Every real site, this one included, with the address it listens on. */
   readonly sites: readonly SiteAddress[];
-  /** Configured view sites with no address: they dial us (their ids must sort below ours for TCP). */
+  /** Configured view sites with no address: they dial us (their ids must sort below ours). */
   readonly views: readonly SiteId[];
   readonly clusterId: string;
   readonly secret: string;
@@ -66,10 +67,12 @@ interface SiteConfig {
   readonly sendQueueBytes: number;
   readonly maxFrameBytes: number;
   readonly reconnectMaxMs: number;
+  /** WebSocket liveness (ping/pong); undefined: the transport's defaults. */
+  readonly wsPing: { readonly intervalMs: number; readonly timeoutMs: number } | undefined;
   readonly verbose: boolean;
 }
 
-/** The options every built-in transport takes (the WebSocket transport is expected to mirror TCP's). */
+/** The options both built-in transports take (the WebSocket transport's have the TCP shape). */
 interface CommonTransportOptions {
   readonly siteId: SiteId;
   readonly listen: { readonly host: string; readonly port: number };
@@ -84,34 +87,8 @@ interface CommonTransportOptions {
   readonly logger: Logger;
 }
 
-interface HandshakeErrorLike {
-  readonly code: string;
-  readonly reason: string;
-  readonly remote: boolean;
-}
-
-interface ConnectionErrorLike {
-  readonly code: string;
-  readonly reason: string;
-}
-
-/**
- * A transport that also reports failed handshakes and, where it does, connections closed for breaking
- * the framing rules (`connectionError`). Listening for an event a transport never emits is harmless.
- */
-type ObservableTransport = Transport & {
-  on(
-    event: 'handshakeError',
-    listener: (
-      error: HandshakeErrorLike,
-      context: { peer: SiteId | undefined; remoteAddress: string },
-    ) => void,
-  ): unknown;
-  on(
-    event: 'connectionError',
-    listener: (error: ConnectionErrorLike, context?: { peer?: SiteId | undefined }) => void,
-  ): unknown;
-};
+/** Both built-in transports report failed handshakes and broken connections as typed events. */
+type ObservableTransport = TcpTransport | WsTransport;
 
 const MAX_COMMITS_PER_REQUEST = 10_000;
 /** The loop writes over this many keys, so its state stays bounded however long it runs. */
@@ -135,6 +112,8 @@ function parseConfig(argv: readonly string[]): SiteConfig {
       'send-queue-bytes': { type: 'string', default: String(64 * 1024 * 1024) },
       'max-frame-bytes': { type: 'string', default: String(16 * 1024 * 1024) },
       'reconnect-max-ms': { type: 'string', default: '10000' },
+      'ws-ping-interval-ms': { type: 'string' },
+      'ws-ping-timeout-ms': { type: 'string' },
       verbose: { type: 'boolean', default: false },
     },
     strict: true,
@@ -179,6 +158,13 @@ function parseConfig(argv: readonly string[]): SiteConfig {
     sendQueueBytes: integer('send-queue-bytes', values['send-queue-bytes']),
     maxFrameBytes: integer('max-frame-bytes', values['max-frame-bytes']),
     reconnectMaxMs: integer('reconnect-max-ms', values['reconnect-max-ms']),
+    wsPing:
+      values['ws-ping-interval-ms'] === undefined || values['ws-ping-timeout-ms'] === undefined
+        ? undefined
+        : {
+            intervalMs: integer('ws-ping-interval-ms', values['ws-ping-interval-ms']),
+            timeoutMs: integer('ws-ping-timeout-ms', values['ws-ping-timeout-ms']),
+          },
     verbose: values.verbose,
   };
 }
@@ -223,20 +209,17 @@ function controlLogger(
 
 // ---- the transport ----
 
-async function createTransport(
-  kind: TransportKind,
-  options: CommonTransportOptions,
-): Promise<ObservableTransport> {
-  switch (kind) {
+function createTransport(config: SiteConfig, options: CommonTransportOptions): ObservableTransport {
+  const peers = [...options.peers];
+  switch (config.transport) {
     case 'tcp':
-      return createTcpTransport({ ...options, peers: [...options.peers] });
-    case 'ws': {
-      const ws: Record<string, unknown> = await import('@ackord/transport-ws');
-      const create = ws.createWsTransport;
-      if (typeof create !== 'function')
-        throw new Error('@ackord/transport-ws does not export createWsTransport');
-      return create(options) as ObservableTransport;
-    }
+      return createTcpTransport({ ...options, peers });
+    case 'ws':
+      return createWsTransport({
+        ...options,
+        peers,
+        ...(config.wsPing === undefined ? {} : { ping: config.wsPing }),
+      });
   }
 }
 
@@ -480,7 +463,7 @@ async function main(): Promise<void> {
   };
   const logger = controlLogger(config.verbose, observations.warnings, { site: config.siteId });
   const self = config.sites.find((site) => site.id === config.siteId)!;
-  const transport = await createTransport(config.transport, {
+  const transport = createTransport(config, {
     siteId: config.siteId,
     listen: { host: self.host, port: self.port },
     peers: [
@@ -509,7 +492,7 @@ async function main(): Promise<void> {
   });
   transport.on('connectionError', (error, context) => {
     increment(observations.connectionErrors, error.reason);
-    write({ event: 'connectionError', code: error.code, reason: error.reason, peer: context?.peer ?? null });
+    write({ event: 'connectionError', code: error.code, reason: error.reason, peer: context.peer ?? null });
   });
   const configured = new Set([...config.sites.map((site) => site.id), ...config.views]);
   const state = new KvStateMachine();
@@ -561,10 +544,7 @@ async function main(): Promise<void> {
   // The test that drives us is gone: leave, rather than linger as an orphan.
   lines.on('close', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
-  const port =
-    'address' in transport && typeof transport.address === 'function'
-      ? (transport.address() as { port: number }).port
-      : self.port;
+  const port = transport.address().port;
   write({ event: 'ready', siteId: site.siteId, pid: process.pid, port });
 }
 
