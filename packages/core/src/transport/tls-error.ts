@@ -26,16 +26,16 @@ export class TlsError extends AckordError {
   constructor(
     reason: TlsErrorReason,
     detail: string,
-    options: { tlsCode?: string; remote?: boolean; cause?: unknown } = {},
+    options: { tlsCode?: string | undefined; remote?: boolean; cause?: unknown } = {},
   ) {
-    super(
-      'ERR_ACKORD_TLS',
-      `TLS ${options.remote === true ? 'refused by the peer' : 'failed'} (${reason}${options.tlsCode === undefined ? '' : `, ${options.tlsCode}`}): ${detail}`,
-      { cause: options.cause },
-    );
+    const remote = options.remote ?? false;
+    const why = options.tlsCode === undefined ? reason : `${reason}, ${options.tlsCode}`;
+    super('ERR_ACKORD_TLS', `TLS ${remote ? 'refused by the peer' : 'failed'} (${why}): ${detail}`, {
+      cause: options.cause,
+    });
     this.reason = reason;
     this.tlsCode = options.tlsCode;
-    this.remote = options.remote ?? false;
+    this.remote = remote;
   }
 }
 
@@ -95,12 +95,12 @@ export function tlsErrorFrom(error: unknown): TlsError | undefined {
 export function checkPeerCertificate(socket: TLSSocket): TlsError | undefined {
   if (socket.authorized) return undefined;
   const presented = Object.keys(socket.getPeerCertificate()).length > 0;
-  const code = socket.authorizationError === null ? undefined : String(socket.authorizationError);
+  // Typed as an Error, but Node sets it to a string code (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE).
+  const raw: unknown = socket.authorizationError;
+  const tlsCode = raw === null || raw === undefined ? undefined : String(raw);
   if (!presented)
-    return new TlsError('no-peer-certificate', 'the client presented no certificate', {
-      ...(code === undefined ? {} : { tlsCode: code }),
-    });
+    return new TlsError('no-peer-certificate', 'the client presented no certificate', { tlsCode });
   return new TlsError('peer-certificate-rejected', 'the client certificate does not verify against the CA', {
-    ...(code === undefined ? {} : { tlsCode: code }),
+    tlsCode,
   });
 }
