@@ -38,7 +38,7 @@ export type ElectionPhase = 'idle' | 'preVote' | 'vote1' | 'voted';
 export type ElectionRole = 'master' | 'client' | 'none';
 
 /** Retries back off up to this many election timeouts (with full jitter). */
-export const MAX_BACKOFF_ELECTION_TIMEOUTS = 4;
+export const MAX_BACKOFF_ELECTION_TIMEOUTS = 2;
 
 export interface ElectionCoreOptions {
   readonly config: ElectionConfig;
@@ -105,6 +105,7 @@ export class ElectionCore {
   #tiebreaker = 0;
   #majorityAt: number | undefined;
   readonly #preVoteGrants = new Set<SiteId>();
+  readonly #preVoteDenials = new Set<SiteId>();
   #preVoteEgen = 0;
   readonly #vote1s = new Map<SiteId, CandidateInfo>();
   readonly #votes = new Map<SiteId, SiteId>();
@@ -407,6 +408,7 @@ export class ElectionCore {
     this.#phase = 'preVote';
     this.#phaseDeadline = this.#now + this.#config.electionTimeoutMs;
     this.#preVoteGrants.clear();
+    this.#preVoteDenials.clear();
     this.#preVoteGrants.add(this.siteId);
     this.#preVoteEgen = this.#egen;
     this.#pendingReason = reason;
@@ -671,6 +673,9 @@ export class ElectionCore {
         if (message.granted) {
           this.#preVoteGrants.add(from);
           this.#maybeEndPreVote();
+        } else {
+          this.#preVoteDenials.add(from);
+          if (!this.#preVoteCanPass()) this.#fail('pre-vote refused by too many sites');
         }
         return;
       case 'ping':
@@ -699,6 +704,14 @@ export class ElectionCore {
     }
   }
 
+  /** Whether the grants in plus the electable sites yet to answer can still reach a majority. */
+  #preVoteCanPass(): boolean {
+    let possible = 0;
+    for (const site of this.#config.sites)
+      if (isElectable(site) && !this.#preVoteDenials.has(site.id)) possible++;
+    return possible >= this.#electableNeeded;
+  }
+
   #preVoteRefusal(sender: ElectionSite, message: ElectionControlMessage): Refusal | undefined {
     if (this.#self.view) return 'view';
     if (!isElectable(sender)) return 'notElectable';
@@ -712,13 +725,24 @@ export class ElectionCore {
 
   // ---- helpers ----
 
+  /**
+   * An attempt ended without a master. A refused pre-vote costs nothing (no generation was bumped): try
+   * again after about half a lease, when the refusers' promises may have run out. A failed election
+   * (split vote, a majority unreachable) backs off with full jitter, up to
+   * MAX_BACKOFF_ELECTION_TIMEOUTS election timeouts, so simultaneous candidates drift apart.
+   */
   #fail(reason: string): void {
-    const egen = this.#phase === 'preVote' ? this.#egen + 1 : this.#egen;
+    const preVote = this.#phase === 'preVote';
+    const egen = preVote ? this.#egen + 1 : this.#egen;
     this.#electionsFailed++;
     this.#effects.push({ type: 'electionFailed', electionGeneration: egen, reason });
     this.#endElection();
+    if (preVote) {
+      this.#nextAttemptAt = this.#now + this.#config.leaseTimeoutMs * (0.25 + 0.5 * this.#random());
+      return;
+    }
     this.#attempts++;
-    const cap = Math.min(2 ** this.#attempts, MAX_BACKOFF_ELECTION_TIMEOUTS);
+    const cap = Math.min(2 ** (this.#attempts - 1), MAX_BACKOFF_ELECTION_TIMEOUTS);
     this.#nextAttemptAt = this.#now + this.#random() * cap * this.#config.electionTimeoutMs;
   }
 

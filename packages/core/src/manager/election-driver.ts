@@ -15,6 +15,7 @@ import {
 import type { BaseReplica } from '../base/base-replica.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { WriteAheadLog } from '../log/log.js';
+import { LOG_START_LSN } from '../log/recovery.js';
 import type { Logger } from '../logger.js';
 import type { Role, SiteId } from '../replica/types.js';
 import { encodeMessage } from '../wire/encode.js';
@@ -68,8 +69,9 @@ export class ElectionDriver {
       },
       logInfo: () => {
         const core = base.core;
-        const lastLsn = core.nextLsn;
-        return { dataGeneration: lastLsn === 0 ? 0 : core.history.generationAt(lastLsn - 1), lastLsn };
+        // An empty log (nothing ever written, no snapshot) is (0, 0) to the election: LSNs start at 1.
+        if (core.nextLsn <= LOG_START_LSN) return { dataGeneration: 0, lastLsn: 0 };
+        return { dataGeneration: core.history.generationAt(core.nextLsn - 1), lastLsn: core.nextLsn };
       },
       random: settings.random,
     });

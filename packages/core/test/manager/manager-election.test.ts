@@ -162,6 +162,54 @@ describe('replication manager with elections', () => {
     expect(receipt.perm).toBe(true);
   });
 
+  it('a wiped site does not vote: it cannot help elect a site while the data holders are down', async () => {
+    const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    await runUntil(group.clock, () => masters(group).length === 1);
+    const first = masters(group)[0]!;
+    await runUntil(group.clock, () => [...group.managers.values()].every((m) => m.master === first));
+    await during(group.clock, group.managers.get(first)!.commit(put('k', 'v')));
+    const [wiped, holder] = ['a', 'b', 'c'].filter((id) => id !== first) as [string, string];
+    // The master dies; another site loses its whole data directory and starts empty.
+    await group.managers.get(first)!.close();
+    group.managers.delete(first);
+    await group.managers.get(wiped)!.close();
+    group.storages.set(wiped, new MemoryStorage(`${wiped}-wiped`));
+    await group.start(wiped);
+    await run(group.clock, 5_000);
+    expect(masters(group)).toEqual([]);
+    expect(group.managers.get(wiped)!.stats().election?.lastRefusal).toBe('emptyLog');
+    // The old master returns: now a master is elected, and the wiped site re-syncs.
+    await group.start(first);
+    expect(await runUntil(group.clock, () => masters(group).length === 1, 10_000)).toBe(true);
+    await runUntil(group.clock, () => group.kvs.get(wiped)!.get('k') !== undefined, 5_000);
+    expect(group.kvs.get(wiped)!.get('k')?.toString()).toBe('v');
+    expect(group.kvs.get(holder)!.get('k')?.toString()).toBe('v');
+  });
+
+  it('two masters of one generation both step down, and the group elects one', async () => {
+    const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    await runUntil(group.clock, () => masters(group).length === 1);
+    const generation = group.managers.get(masters(group)[0]!)!.generation;
+    // An operator error: two sites appointed master of the same new generation by hand.
+    const [x, y] = ['a', 'b', 'c'];
+    await Promise.all([
+      group.managers
+        .get(x!)!
+        .becomeMaster(generation + 5)
+        .catch(() => undefined),
+      group.managers
+        .get(y!)!
+        .becomeMaster(generation + 5)
+        .catch(() => undefined),
+    ]);
+    expect(
+      await runUntil(group.clock, () => masters(group).length === 1 && group.elected.length >= 2, 15_000),
+    ).toBe(true);
+    await run(group.clock, 2_000);
+    expect(masters(group)).toHaveLength(1);
+    expect(group.managers.get(masters(group)[0]!)!.generation).toBeGreaterThan(generation + 5);
+  });
+
   it('transfers mastership to a chosen site, refusing commits meanwhile', async () => {
     const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
     await runUntil(group.clock, () => masters(group).length === 1);
