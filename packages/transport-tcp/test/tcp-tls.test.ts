@@ -172,7 +172,7 @@ describe('tcp transport over TLS', () => {
   it('counts connections stuck before the TLS handshake against the cap, and times them out', async () => {
     const b = await site(
       'b',
-      { tls: await pki.tlsFor('b'), maxUnauthenticated: 1, handshakeTimeoutMs: 150 },
+      { tls: await pki.tlsFor('b'), maxUnauthenticated: 1, handshakeTimeoutMs: 600 },
       [{ id: 'a' }],
     );
     const port = b.transport.address().port;

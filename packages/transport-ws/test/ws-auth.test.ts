@@ -12,6 +12,18 @@ import { WS_UNAUTHENTICATED_MAX_BYTES } from '../src/index.js';
 import { binaryFrameHeader, rawPeer, rawUpgrade } from './raw-peer.js';
 import { CLUSTER_ID, startSite } from './ws-site.js';
 
+/** Retries `attempt` for up to a second: the listener notices closed sockets on its own schedule. */
+async function admittedSoon<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (tries >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
 describe('ws transport authentication', () => {
   for (const [what, overrides, reason] of [
     ['a wrong secret', { secret: 'another secret, also long' }, 'bad-proof'],
@@ -112,7 +124,7 @@ describe('ws transport authentication', () => {
   });
 
   it('caps unauthenticated connections, counted from the TCP accept', async () => {
-    const b = await startSite('b', [{ id: 'a' }], { maxUnauthenticated: 2, handshakeTimeoutMs: 1_000 });
+    const b = await startSite('b', [{ id: 'a' }], { maxUnauthenticated: 2, handshakeTimeoutMs: 10_000 });
     const holders = [0, 1].map(() =>
       connect({ host: '127.0.0.1', port: b.port }).on('error', () => undefined),
     );
@@ -122,9 +134,8 @@ describe('ws transport authentication', () => {
       // Both slots are held by sockets that never sent an HTTP request: a real peer is refused now...
       await expect(rawPeer(b.url, { siteId: 'a', clusterId: CLUSTER_ID })).rejects.toThrow(/closed/);
       for (const socket of holders) socket.destroy();
-      // ...and gets in once they are gone.
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const a = await rawPeer(b.url, { siteId: 'a', clusterId: CLUSTER_ID });
+      // ...and gets in once the listener has seen them go.
+      const a = await admittedSoon(() => rawPeer(b.url, { siteId: 'a', clusterId: CLUSTER_ID }));
       expect(a.outcome.ok).toBe(true);
       a.ws.close();
     } finally {

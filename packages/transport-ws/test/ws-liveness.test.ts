@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { rawPeer } from './raw-peer.js';
 import { CLUSTER_ID, startSite } from './ws-site.js';
 
-const PING = { intervalMs: 40, timeoutMs: 200 };
+const PING = { intervalMs: 50, timeoutMs: 400 };
 
 describe('ws transport liveness', () => {
   it('declares a peer that misses pongs down and terminates its socket', async () => {
