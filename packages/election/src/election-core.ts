@@ -659,6 +659,14 @@ export class ElectionCore {
   #onControl(from: SiteId, sender: ElectionSite, message: ElectionControlMessage): void {
     switch (message.kind) {
       case 'preVote': {
+        if (this.#role === 'master' && message.electionGeneration - 1 > this.#generation) {
+          // The asker joined an election above our generation (one that failed): it is fenced off us
+          // and can never follow us again. Step down so the group elects above its generation.
+          this.#effects.push({
+            type: 'stepDown',
+            reason: `${from} is at election generation ${message.electionGeneration - 1}, above ours (${this.#generation}): it cannot follow us`,
+          });
+        }
         const refusal = this.#preVoteRefusal(sender, message);
         if (refusal !== undefined) this.#lastRefusal = refusal;
         this.#send(

@@ -339,6 +339,64 @@ describe('liveness and disruption', () => {
   });
 });
 
+describe('a site fenced above the master', () => {
+  it('makes the master step down, and the group re-elects above it', () => {
+    const world = new World([
+      { id: 'a', log: log(1, 10) },
+      { id: 'b', log: log(1, 10) },
+      { id: 'c', log: log(1, 10) },
+    ]);
+    const master = world.runUntilMaster()!;
+    world.run(300);
+    const generation = world.generation.get(master)!;
+    const stuck = ['a', 'b', 'c'].find((id) => id !== master)!;
+    // The stuck site joined an election at generation + 3 that failed: it asks to pre-vote above it.
+    world.cores.get(master)!.receive(
+      stuck,
+      {
+        type: 'election',
+        generation,
+        electionGeneration: generation + 4,
+        kind: 'preVote',
+        granted: false,
+        dataGeneration: 1,
+        lastLsn: 10,
+        time: 0,
+        site: '',
+      },
+      world.now,
+    );
+    const effects = world.cores.get(master)!.drainEffects();
+    expect(effects.find((e) => e.type === 'stepDown')).toMatchObject({
+      reason: expect.stringContaining('cannot follow us'),
+    });
+    // A pre-vote at the next generation (an ordinary one) does not.
+    world.cores
+      .get(master)!
+      .receive(
+        stuck,
+        {
+          type: 'election',
+          generation,
+          electionGeneration: generation + 1,
+          kind: 'preVote',
+          granted: false,
+          dataGeneration: 1,
+          lastLsn: 10,
+          time: 0,
+          site: '',
+        },
+        world.now,
+      );
+    expect(
+      world.cores
+        .get(master)!
+        .drainEffects()
+        .some((e) => e.type === 'stepDown'),
+    ).toBe(false);
+  });
+});
+
 describe('leader transfer', () => {
   it('the target wins the next election, and the explanation says it was a transfer', () => {
     const world = new World([
