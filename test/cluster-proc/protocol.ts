@@ -23,8 +23,16 @@ export type Request =
   | { readonly cmd: 'stats' }
   | { readonly cmd: 'get'; readonly key: string }
   | { readonly cmd: 'digest' }
-  /** Master: commits in a loop (one at a time) until `stopLoop`; counts go into stats.loop. */
-  | { readonly cmd: 'startLoop'; readonly policy: Policy; readonly valueBytes: number }
+  /**
+   * Master: commits in a loop (one at a time) until `stopLoop`, each a put of one of `keys` keys (default
+   * 256), so the state stays bounded; counts go into stats.loop and carry over from one loop to the next.
+   */
+  | {
+      readonly cmd: 'startLoop';
+      readonly policy: Policy;
+      readonly valueBytes: number;
+      readonly keys?: number;
+    }
   | { readonly cmd: 'stopLoop' }
   | { readonly cmd: 'shutdown' };
 

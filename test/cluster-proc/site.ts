@@ -91,8 +91,9 @@ interface CommonTransportOptions {
 type ObservableTransport = TcpTransport | WsTransport;
 
 const MAX_COMMITS_PER_REQUEST = 10_000;
-/** The loop writes over this many keys, so its state stays bounded however long it runs. */
-const LOOP_KEYS = 256;
+/** By default the loop writes over this many keys, so its state stays bounded however long it runs. */
+const LOOP_KEYS_DEFAULT = 256;
+const LOOP_KEYS_MAX = 65_536;
 
 function parseConfig(argv: readonly string[]): SiteConfig {
   const { values } = parseArgs({
@@ -321,7 +322,7 @@ class Site {
       case 'digest':
         return this.#digest();
       case 'startLoop':
-        this.#startLoop(request.policy, request.valueBytes);
+        this.#startLoop(request.policy, request.valueBytes, request.keys ?? LOOP_KEYS_DEFAULT);
         return this.#loopReport();
       case 'stopLoop':
         await this.#stopLoop();
@@ -352,13 +353,15 @@ class Site {
     return receipts;
   }
 
-  #startLoop(policy: Policy, valueBytes: number): void {
+  #startLoop(policy: Policy, valueBytes: number, keys: number): void {
     if (this.#loop?.running) throw new Error('the loop is already running');
+    if (!Number.isSafeInteger(keys) || keys < 1 || keys > LOOP_KEYS_MAX)
+      throw new RangeError(`keys must be 1 to ${LOOP_KEYS_MAX}`);
     const loop = { running: true, done: Promise.resolve() };
     loop.done = (async () => {
       for (let index = 0; loop.running; index++) {
         try {
-          const receipt = await this.#manager.commit([putPayload(`loop-${index % LOOP_KEYS}`, valueBytes)], {
+          const receipt = await this.#manager.commit([putPayload(`loop-${index % keys}`, valueBytes)], {
             policy,
           });
           if (receipt.outcome === 'acknowledged') this.#loopCounts.acknowledged++;
