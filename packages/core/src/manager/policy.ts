@@ -39,6 +39,7 @@
  *   client connected it ends at once. Its `perm` is the quorum rule over every ack received, so it can be
  *   satisfied without perm (BDB: `quorum > 0 ? DB_REP_UNAVAIL : 0`) or perm while still waiting.
  */
+import { isElectable, votesToWin } from '@ackord/election';
 import type { SiteId } from '../replica/types.js';
 
 /** Every acknowledgement policy, in order from weakest to strongest wait. */
@@ -95,20 +96,8 @@ export interface PolicyVerdict {
   readonly missing: readonly SiteId[];
 }
 
-/** Electable: may become master and votes. Priority above 0 and not a view. */
-export function isElectable(site: GroupSite): boolean {
-  return site.priority > 0 && !site.view;
-}
-
-/**
- * The smallest number of electable sites that can elect a master: a strict majority of them, or one
- * in a two-site group with 2SITE_STRICT off (Berkeley DB "fudges" there so a lone survivor can go on).
- */
-export function votesToWin(electableSites: number, twoSiteStrict: boolean): number {
-  assertCount(electableSites, 'electableSites');
-  if (electableSites === 2 && !twoSiteStrict) return 1;
-  return Math.floor(electableSites / 2) + 1;
-}
+// One definition of "electable" and of a winning coalition, shared with the election that relies on it.
+export { isElectable, votesToWin };
 
 /**
  * How many electable peers must ack under `quorum` so that the holders of a commit meet every winning
