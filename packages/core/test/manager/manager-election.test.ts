@@ -210,6 +210,27 @@ describe('replication manager with elections', () => {
     expect(group.managers.get(masters(group)[0]!)!.generation).toBeGreaterThan(generation + 5);
   });
 
+  it('holds a read lease while a majority answers its pings, and loses it before anyone else can win', async () => {
+    const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    await runUntil(group.clock, () => masters(group).length === 1);
+    const first = masters(group)[0]!;
+    const manager = group.managers.get(first)!;
+    expect(await runUntil(group.clock, () => manager.hasReadLease(), 1_000)).toBe(true);
+    for (const id of group.managers.keys())
+      if (id !== first) expect(group.managers.get(id)!.hasReadLease()).toBe(false);
+    // The master is cut off from both clients (its process keeps running).
+    for (const id of ['a', 'b', 'c']) if (id !== first) group.network.cut(first, id);
+    const cutAt = group.clock.now();
+    await runUntil(group.clock, () => !manager.hasReadLease(), 2_000);
+    const leaseLostAt = group.clock.now();
+    expect(leaseLostAt - cutAt).toBeLessThanOrEqual(ELECTION.electionTimeoutMs / 2);
+    expect(await runUntil(group.clock, () => masters(group).some((id) => id !== first), 10_000)).toBe(true);
+    const newMasterAt = group.clock.now();
+    expect(newMasterAt).toBeGreaterThan(leaseLostAt);
+    // Check-quorum: the cut-off master steps down on its own.
+    expect(await runUntil(group.clock, () => manager.role !== 'master', 5_000)).toBe(true);
+  });
+
   it('transfers mastership to a chosen site, refusing commits meanwhile', async () => {
     const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
     await runUntil(group.clock, () => masters(group).length === 1);
