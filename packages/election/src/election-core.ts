@@ -73,6 +73,12 @@ export class ElectionCore {
   readonly #voterCount: number;
   /** Electable votes a winner needs (a strict majority of electable sites unless nvotes says less). */
   readonly #electableNeeded: number;
+  /**
+   * Whether the other sites could elect a master without this one. If not (a strict two-site group, a
+   * lone electable site), this site as master never needs to step down or to hold a lease: nobody
+   * else can become master while it is one, since it never votes while master.
+   */
+  readonly #othersCanElect: boolean;
   #effects: ElectionEffect[] = [];
 
   #now = 0;
@@ -136,6 +142,7 @@ export class ElectionCore {
     this.#voterCount = config.sites.filter(isVoter).length;
     const electable = config.sites.filter(isElectable).length;
     this.#electableNeeded = Math.min(votesToWin(electable, config.twoSiteStrict), config.nvotes);
+    this.#othersCanElect = electable - (isElectable(self) ? 1 : 0) >= this.#electableNeeded;
     if (config.leaseTimeoutMs >= config.electionTimeoutMs)
       throw new RangeError('leaseTimeoutMs must be below electionTimeoutMs');
   }
@@ -342,7 +349,8 @@ export class ElectionCore {
       this.#nextPingAt = this.#now + config.pingIntervalMs;
       this.#send('broadcast', this.#control('ping', { time: Math.floor(this.#now) }));
     }
-    if (!config.checkQuorum || this.#now - this.#masterSince < config.electionTimeoutMs) return;
+    if (!config.checkQuorum || !this.#othersCanElect) return;
+    if (this.#now - this.#masterSince < config.electionTimeoutMs) return;
     const since = this.#now - config.electionTimeoutMs;
     let live = isElectable(this.#self) ? 1 : 0;
     for (const [site, time] of this.#pongs) if (time >= since && isElectable(this.#sites.get(site)!)) live++;
@@ -357,6 +365,7 @@ export class ElectionCore {
 
   #leaseValidUntil(): number | undefined {
     if (this.#role !== 'master') return undefined;
+    if (!this.#othersCanElect) return this.#now + this.#config.leaseTimeoutMs;
     const peersNeeded = this.#electableNeeded - (isElectable(this.#self) ? 1 : 0);
     const times: number[] = [];
     for (const [site, time] of this.#pongs) if (isElectable(this.#sites.get(site)!)) times.push(time);

@@ -321,6 +321,20 @@ describe('liveness and disruption', () => {
     expect(loose.runUntilMaster(15_000)).toBe('a');
   });
 
+  it('a strict two-site master keeps mastership (and its lease) when its peer goes: nobody else can win', () => {
+    const world = new World([
+      { id: 'a', log: log(1, 10) },
+      { id: 'b', log: log(1, 10) },
+    ]);
+    const master = world.runUntilMaster()!;
+    const other = master === 'a' ? 'b' : 'a';
+    world.crash(other);
+    world.run(5_000);
+    expect(world.currentMasters()).toEqual([master]);
+    expect(world.stepDowns).toEqual([]);
+    expect(world.cores.get(master)!.hasReadLease(world.now)).toBe(true);
+  });
+
   it('views never vote and never win', () => {
     const world = new World([
       { id: 'a', log: log(1, 10) },
@@ -371,23 +385,21 @@ describe('a site fenced above the master', () => {
       reason: expect.stringContaining('cannot follow us'),
     });
     // A pre-vote at the next generation (an ordinary one) does not.
-    world.cores
-      .get(master)!
-      .receive(
-        stuck,
-        {
-          type: 'election',
-          generation,
-          electionGeneration: generation + 1,
-          kind: 'preVote',
-          granted: false,
-          dataGeneration: 1,
-          lastLsn: 10,
-          time: 0,
-          site: '',
-        },
-        world.now,
-      );
+    world.cores.get(master)!.receive(
+      stuck,
+      {
+        type: 'election',
+        generation,
+        electionGeneration: generation + 1,
+        kind: 'preVote',
+        granted: false,
+        dataGeneration: 1,
+        lastLsn: 10,
+        time: 0,
+        site: '',
+      },
+      world.now,
+    );
     expect(
       world.cores
         .get(master)!
