@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { CONNECTION_ERROR_REASONS, encodeMessage, HANDSHAKE_ERROR_REASONS, Handshake } from '@ackord/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProcCluster, type SiteProcess, TEST_SECRET, waitUntil } from '../cluster-proc/driver.js';
+import { ProcCluster, SiteProcess, TEST_SECRET, waitUntil } from '../cluster-proc/driver.js';
 import type { SiteEvent, SiteStats, TransportKind } from '../cluster-proc/protocol.js';
 import {
   HANDSHAKE_OK_FRAME,
@@ -102,6 +102,7 @@ describe.each(TRANSPORTS)('abuse: hostile connections against a live 3-process %
 
   afterAll(async () => {
     await cluster?.close();
+    await SiteProcess.killAll();
   });
 
   function port(id: string): number {

@@ -137,7 +137,12 @@ export class SiteProcess {
       throw new Error(`site ${spec.id} exited before ready (${code ?? signal}): ${site.stderrTail()}`);
     });
     const ready = site.waitForEvent((event) => event.event === 'ready', `site ${spec.id} ready`, timeoutMs);
-    await Promise.race([ready, failed]);
+    try {
+      await Promise.race([ready, failed]);
+    } catch (error) {
+      await site.kill('SIGKILL');
+      throw error;
+    }
     return site;
   }
 
@@ -286,7 +291,12 @@ export class ProcCluster {
     const root = await mkdtemp(path.join(tmpdir(), 'ackord-proc-'));
     const ports = await allocatePorts(ids.length);
     const cluster = new ProcCluster(options, root, new Map(ids.map((id, index) => [id, ports[index]!])));
-    await Promise.all(ids.map((id) => cluster.startSite(id)));
+    const started = await Promise.allSettled(ids.map((id) => cluster.startSite(id)));
+    const failure = started.find((result) => result.status === 'rejected');
+    if (failure !== undefined) {
+      await cluster.close();
+      throw failure.reason;
+    }
     return cluster;
   }
 
