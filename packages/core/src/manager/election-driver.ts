@@ -37,6 +37,8 @@ export interface ElectionDriverOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly send: (frame: Uint8Array, target: SiteId | 'broadcast') => boolean;
+  /** The transport's live connections now. */
+  readonly connected: () => ReadonlySet<SiteId>;
   readonly events: ElectionDriverEvents;
 }
 
@@ -74,6 +76,7 @@ export class ElectionDriver {
         return { dataGeneration: core.history.generationAt(core.nextLsn - 1), lastLsn: core.nextLsn };
       },
       random: settings.random,
+      connected: options.connected,
     });
     // Fine enough for every deadline the core keeps (ping interval, phase-1 wait), coarse enough to cost
     // nothing: ticks only compare numbers.

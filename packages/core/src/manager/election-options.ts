@@ -21,7 +21,10 @@ export const electionOptionsSchema = z
     pingIntervalMs: z.number().int().min(1).max(60_000).optional(),
     /** After a whole-group restart, how long phase 1 waits for every site. Default: 2× the election timeout. */
     fullElectionTimeoutMs: z.number().int().min(0).max(MAX_ELECTION_TIMEOUT_MS).optional(),
-    /** Once a majority of VOTE1s is in, how much longer to wait for the rest. Default: ET/20, at most 50 ms. */
+    /**
+     * Once a majority of VOTE1s is in, how much longer to wait for the rest (phase 1 ends sooner once every
+     * connected site's VOTE1 is in). Default: ET/10, at most 100 ms.
+     */
     vote1WaitMs: z.number().int().min(0).max(60_000).optional(),
     /** Clients do not vote for this long after hearing from their master; the master's read lease. Default: ET/2. */
     leaseTimeoutMs: z.number().int().min(1).max(MAX_ELECTION_TIMEOUT_MS).optional(),
@@ -87,7 +90,7 @@ export function resolveElectionOptions(
     electionTimeoutMs: timeout,
     pingIntervalMs: options.pingIntervalMs ?? Math.max(1, Math.min(250, Math.floor(timeout / 4))),
     fullElectionTimeoutMs: options.fullElectionTimeoutMs ?? 2 * timeout,
-    vote1WaitMs: options.vote1WaitMs ?? Math.min(50, Math.floor(timeout / 20)),
+    vote1WaitMs: options.vote1WaitMs ?? Math.min(100, Math.floor(timeout / 10)),
     leaseTimeoutMs,
     clockSkewFactor: options.clockSkewFactor,
     nvotes,

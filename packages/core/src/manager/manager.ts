@@ -299,6 +299,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         clock,
         logger: this.#logger.child({ component: 'election' }),
         send: (frame, target) => this.#send(frame, target),
+        connected: () => this.#transport.connectedPeers(),
         events: {
           elected: (explanation) => this.emit('elected', explanation),
           electionStarted: (event) => this.emit('electionStarted', event),

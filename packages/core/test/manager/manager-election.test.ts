@@ -163,7 +163,10 @@ describe('replication manager with elections', () => {
   });
 
   it('a wiped site does not vote: it cannot help elect a site while the data holders are down', async () => {
-    const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    // A short full-election wait, so the restarted (empty) site decides rather than waits for everyone.
+    const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }], {
+      election: { ...ELECTION, fullElectionTimeoutMs: 20 },
+    });
     await runUntil(group.clock, () => masters(group).length === 1);
     const first = masters(group)[0]!;
     await runUntil(group.clock, () => [...group.managers.values()].every((m) => m.master === first));
