@@ -1,7 +1,9 @@
 /**
  * @packageDocumentation
- * Ackord core: the durable write-ahead log, the pure replication core, the wire format and the base
- * API (Berkeley DB style: you own the transport). The replication manager lands with its own issue.
+ * Ackord core: the durable write-ahead log, the pure replication core, the wire format, the base API
+ * (Berkeley DB style: you own the transport), and the replication manager (`createReplicationManager`:
+ * transports, acknowledgement policies, receipts, elections). Guides: docs/concepts.md, docs/manager.md,
+ * docs/base-api.md and docs/operations.md in the repository.
  *
  * @example
  * ```ts

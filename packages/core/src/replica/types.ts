@@ -18,9 +18,9 @@ export type Role = 'master' | 'client' | 'none';
 export const SendFlags = {
   /** The message carries a commit record. */
   PERMANENT: 1,
-  /** Send now, do not batch. */
+  /** Send now, do not batch. Kept for Berkeley DB compatibility (allowed on the wire); Ackord never sets it. */
   NOBUFFER: 2,
-  /** A retransmission answering a request for missing records. */
+  /** Records sent again: a catch-up stream, or an answer to a request for missing records. */
   REREQUEST: 4,
   /** A request that any site holding the records may answer (client-to-client sync). */
   ANYWHERE: 8,
@@ -150,7 +150,6 @@ export type ReplicaEffect =
   | { readonly type: 'apply'; readonly txn: AppliedTransaction }
   /** Take a state-machine snapshot (at a transaction boundary) for internal init; answer `snapshotTaken`. */
   | { readonly type: 'takeSnapshot'; readonly requestId: number }
-  /** Internal init: replace the log by an empty one starting at `lsn` and restore the state machine. */
   /**
    * Internal init: replace the log by an empty one starting at `lsn` and restore the state machine.
    * Records from `discardFrom` on were not shared with the master: the shell reports them rolled back.
