@@ -2,6 +2,7 @@
 import {
   ConfigError,
   checkPeers,
+  livenessSchema,
   peerAddressShape,
   TRANSPORT_MAX_PEERS,
   TRANSPORT_SEND_QUEUE_BYTES_LIMIT,
@@ -51,15 +52,15 @@ const schema = z
      * Default: a quarter of `sendQueueBytes`.
      */
     sendQueueLowBytes: z.number().int().min(0).max(TRANSPORT_SEND_QUEUE_BYTES_LIMIT).optional(),
-    /** Liveness: ping every `intervalMs`; no pong (and no frame) for `timeoutMs` and the peer is down. */
-    ping: z
-      .object({
-        intervalMs: z.number().int().min(10).max(600_000).default(WS_PING_INTERVAL_MS_DEFAULT),
-        timeoutMs: z.number().int().min(10).max(3_600_000).default(WS_PONG_TIMEOUT_MS_DEFAULT),
-      })
-      .strict()
-      .refine((value) => value.timeoutMs > value.intervalMs, 'timeoutMs must exceed intervalMs')
-      .default({ intervalMs: WS_PING_INTERVAL_MS_DEFAULT, timeoutMs: WS_PONG_TIMEOUT_MS_DEFAULT }),
+    /**
+     * Liveness: ping every `intervalMs`; nothing heard (no pong, no frame) for `timeoutMs`, or nothing
+     * of ours read (the socket's write buffer stuck above its high watermark) for as long, and the peer
+     * is down.
+     */
+    ping: livenessSchema(
+      { intervalMs: WS_PING_INTERVAL_MS_DEFAULT, timeoutMs: WS_PONG_TIMEOUT_MS_DEFAULT },
+      1,
+    ),
   })
   .strict()
   .superRefine(checkPeers)

@@ -5,6 +5,7 @@
  * (`sendQueueBytes`) it reports `backpressure`, and keeps doing so until the buffer drains to the low
  * watermark, so a slow peer holds at most about `sendQueueBytes` of ours.
  */
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   ConnectionError,
@@ -15,16 +16,22 @@ import {
   type LinkEvents,
   LinkHandshake,
   type LinkSetup,
+  Liveness,
+  type LivenessOptions,
+  type OutboundProgress,
   type SendOutcome,
   type SiteId,
+  socketOutbound,
   tlsErrorFrom,
 } from '@ackord/core';
 import { WebSocket } from 'ws';
-import { Liveness, type LivenessOptions } from './liveness.js';
 import { limitUnauthenticatedBytes, WS_UNAUTHENTICATED_MAX_BYTES } from './unauthenticated-bytes.js';
 
 /** After we start a close, a peer that does not answer it within this long is cut off. */
 export const WS_CLOSE_GRACE_MS = 1_000;
+
+/** Before a dialer knows its socket: nothing waits, nothing stalls. */
+const NOTHING_WAITING: OutboundProgress = { waiting: false, flushed: 0 };
 
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 const CLOSE_UNSUPPORTED_DATA = 1003;
@@ -41,7 +48,7 @@ export interface WsConnectionOptions {
   /** The peer's address as we know it (the upgraded socket's, or the host we dialed). */
   readonly remoteAddress: string;
   /** The upgraded socket, on the accepting side; a dialer learns it from the upgrade response. */
-  readonly socket?: Duplex;
+  readonly socket?: Socket;
 }
 
 export class WsConnection implements Link {
@@ -52,6 +59,8 @@ export class WsConnection implements Link {
   readonly #events: LinkEvents;
   readonly #handshake: LinkHandshake;
   readonly #liveness: Liveness;
+  /** The upgraded TCP (or TLS) socket under the WebSocket, once known: the liveness check's stall probe. */
+  #socket: Socket | undefined;
   #stopCounting: () => void = () => undefined;
   #graceTimer: NodeJS.Timeout | undefined;
   #blocked = false;
@@ -68,14 +77,15 @@ export class WsConnection implements Link {
       },
       finished: (outcome, rest) => this.#finished(outcome, rest),
     });
-    this.#liveness = new Liveness(
-      options.ping,
-      () => ws.ping(),
-      (silentMs) => {
-        this.#fail(new ConnectionError('unresponsive', `nothing heard from the peer for ${silentMs} ms`));
+    // WebSocket never reports sends to the liveness check, so it pings on every tick.
+    this.#liveness = new Liveness(options.ping, {
+      keepalive: () => ws.ping(),
+      dead: (error) => {
+        this.#fail(error);
         ws.terminate();
       },
-    );
+      outbound: () => (this.#socket === undefined ? NOTHING_WAITING : socketOutbound(this.#socket)),
+    });
     this.closed = new Promise((resolve) => {
       ws.once('close', () => {
         this.#handshake.dispose();
@@ -94,8 +104,8 @@ export class WsConnection implements Link {
       this.#fail(new ConnectionError('upgrade-refused', `the listener answered HTTP ${response.statusCode}`));
       ws.terminate();
     });
-    if (options.socket !== undefined) this.#countUnauthenticated(options.socket);
-    else ws.once('upgrade', (response) => ws.once('open', () => this.#countUnauthenticated(response.socket)));
+    if (options.socket !== undefined) this.#attach(options.socket);
+    else ws.once('upgrade', (response) => ws.once('open', () => this.#attach(response.socket)));
     if (ws.readyState === WebSocket.OPEN) this.#handshake.start();
     else ws.once('open', () => this.#handshake.start());
   }
@@ -124,6 +134,12 @@ export class WsConnection implements Link {
 
   destroy(): void {
     this.#ws.terminate();
+  }
+
+  /** The TCP (or TLS) socket under the WebSocket, once known. */
+  #attach(socket: Socket): void {
+    this.#socket = socket;
+    this.#countUnauthenticated(socket);
   }
 
   #countUnauthenticated(socket: Duplex): void {

@@ -5,12 +5,13 @@
  * `wss`, both directions run TLS with mutual authentication, and the Ackord handshake still runs inside.
  */
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import {
+  ConnectionError,
   checkPeerCertificate,
   emitLinkError,
   HANDSHAKE_MAX_FRAME_BYTES,
@@ -150,6 +151,8 @@ export class WsTransport extends EventEmitter<WsTransportEvents> implements Tran
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#upgrade(request, socket as Socket, head),
     );
+    // What Node's HTTP parser cannot make sense of: reported, answered and closed here.
+    server.on('clientError', (error: Error, socket: Duplex) => this.#badHttp(error, socket as Socket));
     // Plain HTTP gets nothing from an Ackord listener.
     server.on('request', (_request, response) =>
       response
@@ -157,6 +160,28 @@ export class WsTransport extends EventEmitter<WsTransportEvents> implements Tran
         .end('upgrade required\n'),
     );
     return server;
+  }
+
+  /**
+   * Node's HTTP parser refused what arrived instead of a request (garbage, an oversize header, …). Without
+   * this handler Node answers 400 and closes without telling anyone; with it, the transport reports a
+   * `connectionError` `bad-http` and does the same: the status Node would send, if nothing has been
+   * written to the socket yet, then destroy. A reset socket is only destroyed: that is not bad HTTP.
+   */
+  #badHttp(error: Error, socket: Socket): void {
+    const code = (error as { code?: unknown }).code;
+    const remoteAddress = socket.remoteAddress ?? '';
+    if (code !== 'ECONNRESET') {
+      this.#links.reportError(
+        new ConnectionError('bad-http', `${String(code ?? error.name)}: ${error.message}`, { cause: error }),
+        { peer: undefined, remoteAddress },
+      );
+      if (socket.writable && socket.bytesWritten === 0) {
+        const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
+      }
+    }
+    socket.destroy();
   }
 
   #upgrade(request: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -185,7 +210,7 @@ export class WsTransport extends EventEmitter<WsTransportEvents> implements Tran
     return this.#connection(ws, setup, `${peer.host}:${peer.port}`);
   }
 
-  #connection(ws: WebSocket, setup: LinkSetup, remoteAddress: string, socket?: Duplex): WsConnection {
+  #connection(ws: WebSocket, setup: LinkSetup, remoteAddress: string, socket?: Socket): WsConnection {
     return new WsConnection(ws, setup, {
       maxFrameBytes: this.#options.maxFrameBytes,
       sendQueueBytes: this.#options.sendQueueBytes,

@@ -133,10 +133,16 @@ describe('ws transport authentication', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       // Both slots are held by sockets that never sent an HTTP request: a real peer is refused now...
       await expect(rawPeer(b.url, { siteId: 'a', clusterId: CLUSTER_ID })).rejects.toThrow(/closed/);
+      await waitFor(() => b.connectionErrors.length === 1, 'the refusal reported');
+      expect(b.connectionErrors.map(({ error }) => [error.code, error.reason])).toEqual([
+        ['ERR_ACKORD_CONNECTION', 'unauthenticated-cap'],
+      ]);
+      expect(b.connectionErrors[0]!.context).toEqual({ peer: undefined, remoteAddress: '127.0.0.1' });
       for (const socket of holders) socket.destroy();
       // ...and gets in once the listener has seen them go.
       const a = await admittedSoon(() => rawPeer(b.url, { siteId: 'a', clusterId: CLUSTER_ID }));
       expect(a.outcome.ok).toBe(true);
+      expect(b.handshakeErrors).toEqual([]);
       a.ws.close();
     } finally {
       for (const socket of holders) socket.destroy();

@@ -3,7 +3,9 @@
  * the frame header), permessage-deflate never negotiated in either direction, one path upgraded and
  * nothing else served.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, get, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import { waitFor } from '@ackord/core/testing';
 import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -112,7 +114,65 @@ describe('ws transport protocol rules', () => {
       const refused = await new Promise<Error>((resolve) => ws.once('error', resolve));
       expect(refused.message).toMatch(/404/);
       expect(b.recorder.events).toEqual([]);
+      // Well-formed HTTP, answered: nothing to report.
+      expect(b.connectionErrors).toEqual([]);
     } finally {
+      await b.transport.close();
+    }
+  });
+
+  it('answers garbage instead of an HTTP request with 400, reports bad-http, and closes', async () => {
+    const b = await startSite('b', [{ id: 'a' }], { maxUnauthenticated: 1 });
+    const socket = connect({ host: '127.0.0.1', port: b.port });
+    socket.on('error', () => undefined);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const garbage = randomBytes(512);
+      garbage[0] = 0; // never a method's first byte
+      socket.write(garbage);
+      await closed;
+      expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      await waitFor(() => b.connectionErrors.length === 1, 'a connection error');
+      const { error, context } = b.connectionErrors[0]!;
+      expect([error.code, error.reason]).toEqual(['ERR_ACKORD_CONNECTION', 'bad-http']);
+      expect(error.detail).toMatch(/^HPE_/);
+      expect(context).toEqual({ peer: undefined, remoteAddress: '127.0.0.1' });
+      expect(b.handshakeErrors).toEqual([]);
+      expect(b.recorder.events).toEqual([]);
+      // The slot it held is free again: a real peer gets in with a cap of one.
+      const a = await rawPeer(b.url, { siteId: 'a', clusterId: CLUSTER_ID });
+      expect(a.outcome.ok).toBe(true);
+      a.ws.close();
+    } finally {
+      socket.destroy();
+      await b.transport.close();
+    }
+  });
+
+  it('reports an oversize request header as bad-http and answers 431', async () => {
+    const b = await startSite('b', [{ id: 'a' }]);
+    const socket = connect({ host: '127.0.0.1', port: b.port });
+    socket.on('error', () => undefined);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(`GET /ackord HTTP/1.1\r\nx-filler: ${'x'.repeat(64 * 1024)}\r\n`);
+      await closed;
+      expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+      await waitFor(() => b.connectionErrors.length === 1, 'a connection error');
+      expect(b.connectionErrors[0]!.error.reason).toBe('bad-http');
+      expect(b.connectionErrors[0]!.error.detail).toMatch(/^HPE_HEADER_OVERFLOW/);
+    } finally {
+      socket.destroy();
       await b.transport.close();
     }
   });

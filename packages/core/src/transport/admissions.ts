@@ -29,6 +29,8 @@ export interface AdmissionsOptions {
   readonly handshakeTimeoutMs: number;
   /** A socket is being closed because no link was opened on it in time. */
   readonly onTimeout: (remoteAddress: string) => void;
+  /** A new socket is being closed at once because `maxUnauthenticated` slots are held. */
+  readonly onRefused: (remoteAddress: string) => void;
 }
 
 export class Admissions {
@@ -47,10 +49,20 @@ export class Admissions {
     return this.#held;
   }
 
-  /** A new inbound socket. False (and the socket destroyed) when the cap is reached. */
+  /**
+   * A new inbound socket. False (and the socket destroyed) when the cap is reached — reported with
+   * `onRefused` — or when the socket is already gone (no remote address) or its address already holds
+   * a slot.
+   */
   admit(socket: Socket): boolean {
     const key = addressKey(socket);
-    if (this.#held >= this.#options.maxUnauthenticated || key === undefined || this.#slots.has(key)) {
+    if (this.#held >= this.#options.maxUnauthenticated) {
+      const remoteAddress = socket.remoteAddress ?? '';
+      socket.destroy();
+      this.#options.onRefused(remoteAddress);
+      return false;
+    }
+    if (key === undefined || this.#slots.has(key)) {
       socket.destroy();
       return false;
     }

@@ -12,6 +12,7 @@ export {
 export type { HandshakeRole } from './handshake-proof.js';
 export * from './link.js';
 export * from './link-handshake.js';
+export * from './liveness.js';
 export * from './peer-links.js';
 export * from './tls-error.js';
 export * from './tls-options.js';

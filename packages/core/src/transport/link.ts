@@ -22,7 +22,10 @@ export interface TransportEvents {
   handshakeError: [error: HandshakeError, context: ConnectionContext];
   /** A connection failed TLS (no client certificate, one from another CA, an alert from the peer). */
   tlsError: [error: TlsError, context: ConnectionContext];
-  /** A connection broke the framing rules or went silent, and was closed. */
+  /**
+   * A connection broke the framing rules or went silent, and was closed; or the listener turned it
+   * away before any handshake (the unauthenticated cap, unparseable HTTP).
+   */
   connectionError: [error: ConnectionError, context: ConnectionContext];
 }
 

@@ -16,6 +16,7 @@ import type { SiteId } from '../replica/types.js';
 import type { SendOutcome, TransportHandlers } from '../transport.js';
 import { Admissions } from './admissions.js';
 import { type ReconnectBounds, reconnectDelayMs } from './backoff.js';
+import { ConnectionError } from './connection-error.js';
 import { HandshakeError } from './handshake-error.js';
 import type { HandshakeRole } from './handshake-proof.js';
 import type { ConnectionContext, Link, LinkError, LinkEvents, LinkSetup, TransportEvents } from './link.js';
@@ -71,6 +72,17 @@ export class PeerLinks {
           peer: undefined,
           remoteAddress,
         }),
+      onRefused: (remoteAddress) => {
+        // Its own warning (not 'connection failed'): an operator greps for this one.
+        options.logger.warn({ remoteAddress }, 'connection refused: too many unauthenticated');
+        options.onError(
+          new ConnectionError(
+            'unauthenticated-cap',
+            `${options.maxUnauthenticated} inbound connections are already authenticating`,
+          ),
+          { peer: undefined, remoteAddress },
+        );
+      },
     });
   }
 
@@ -95,20 +107,15 @@ export class PeerLinks {
 
   /**
    * A new inbound TCP socket (before any TLS or upgrade): takes an unauthenticated slot, or destroys the
-   * socket when none is free. Returns whether it was admitted.
+   * socket when none is free — logged, and reported as a `ConnectionError` `unauthenticated-cap`.
+   * Returns whether it was admitted.
    */
   admit(socket: Socket): boolean {
     if (this.closing) {
       socket.destroy();
       return false;
     }
-    const admitted = this.#admissions.admit(socket);
-    if (!admitted)
-      this.#options.logger.warn(
-        { remoteAddress: socket.remoteAddress ?? '' },
-        'connection refused: too many unauthenticated',
-      );
-    return admitted;
+    return this.#admissions.admit(socket);
   }
 
   /**

@@ -20,6 +20,30 @@ export const TRANSPORT_RECONNECT_DEFAULT = { minMs: 100, maxMs: 10_000 } as cons
 /** The cluster secret's minimum length, in bytes (or characters for a string). */
 export const TRANSPORT_MIN_SECRET_BYTES = 16;
 
+/**
+ * A liveness option (`{ intervalMs, timeoutMs }`, see `Liveness`) with its defaults. `timeoutMs` must
+ * be more than `minIntervals` × `intervalMs`: the most time a live but quiet peer can go without
+ * sending anything.
+ */
+export function livenessSchema(
+  defaults: { readonly intervalMs: number; readonly timeoutMs: number },
+  minIntervals: number,
+) {
+  return z
+    .object({
+      intervalMs: z.number().int().min(10).max(600_000).default(defaults.intervalMs),
+      timeoutMs: z.number().int().min(10).max(3_600_000).default(defaults.timeoutMs),
+    })
+    .strict()
+    .refine(
+      (value) => value.timeoutMs > minIntervals * value.intervalMs,
+      minIntervals === 1
+        ? 'timeoutMs must exceed intervalMs'
+        : `timeoutMs must exceed ${minIntervals} × intervalMs`,
+    )
+    .default({ intervalMs: defaults.intervalMs, timeoutMs: defaults.timeoutMs });
+}
+
 export const transportIdSchema = z
   .string()
   .min(1)

@@ -32,10 +32,12 @@ async function listen(onSocket: (socket: Socket) => void): Promise<() => Promise
 
 describe('Admissions', () => {
   it('holds one slot per unauthenticated socket, refuses past the cap, frees a slot on close', async () => {
+    const refused: string[] = [];
     const admissions = new Admissions({
       maxUnauthenticated: 2,
       handshakeTimeoutMs: 10_000,
       onTimeout: () => undefined,
+      onRefused: (remoteAddress) => refused.push(remoteAddress),
     });
     const accepted: Socket[] = [];
     const verdicts: boolean[] = [];
@@ -46,12 +48,15 @@ describe('Admissions', () => {
     for (let index = 0; index < 3; index++) await connect();
     await waitFor(() => verdicts.length === 3, 'three accepts');
     expect(verdicts).toEqual([true, true, false]);
+    expect(refused).toEqual(['127.0.0.1']);
+    expect(accepted[2]!.destroyed).toBe(true);
     expect(admissions.held).toBe(2);
     accepted[0]!.destroy();
     await waitFor(() => admissions.held === 1, 'the slot freed');
     await connect();
     await waitFor(() => verdicts.length === 4, 'a fourth accept');
     expect(verdicts[3]).toBe(true);
+    expect(refused).toHaveLength(1);
     admissions.destroyAll();
     await waitFor(() => admissions.held === 0, 'every slot freed');
   });
@@ -62,6 +67,7 @@ describe('Admissions', () => {
       maxUnauthenticated: 4,
       handshakeTimeoutMs: 50,
       onTimeout: (remoteAddress) => timeouts.push(remoteAddress),
+      onRefused: () => undefined,
     });
     const connect = await listen((socket) => void admissions.admit(socket));
     const client = await connect();
@@ -76,6 +82,7 @@ describe('Admissions', () => {
       maxUnauthenticated: 1,
       handshakeTimeoutMs: 60,
       onTimeout: (remoteAddress) => timeouts.push(remoteAddress),
+      onRefused: () => undefined,
     });
     const claims: ({ remainingMs: number; release(): void } | undefined)[] = [];
     const connect = await listen((socket) => {

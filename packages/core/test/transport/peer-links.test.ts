@@ -4,11 +4,12 @@
  */
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/logger.js';
+import { type Logger, silentLogger } from '../../src/logger.js';
 import type { SiteId } from '../../src/replica/types.js';
 import { EventRecorder, waitFor } from '../../src/testing/index.js';
 import {
   type ConnectionContext,
+  ConnectionError,
   HandshakeError,
   type Link,
   type LinkError,
@@ -152,6 +153,39 @@ describe('PeerLinks', () => {
     const error = new HandshakeError('bad-proof', 'test');
     dials[1]!.link.setup.events.failed(dials[1]!.link, error);
     expect(errors).toEqual([{ error, context: { peer: 'd', remoteAddress: '192.0.2.1' } }]);
+    await links.close();
+  });
+
+  it('refuses a socket past the unauthenticated cap with a typed error, and keeps its warning', async () => {
+    const warnings: { fields: object; message: string | undefined }[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      warn: (fields, message) => warnings.push({ fields, message }),
+      child: () => logger,
+    };
+    const { links, errors, recorder } = table({ dialing: [], maxUnauthenticated: 1, logger });
+    links.start(recorder.handlers);
+    const destroyed: number[] = [];
+    const socket = (port: number) =>
+      ({
+        remoteAddress: '192.0.2.9',
+        remotePort: port,
+        destroy: () => destroyed.push(port),
+        once: () => undefined,
+      }) as unknown as Socket;
+    expect(links.admit(socket(4001))).toBe(true);
+    expect(errors).toEqual([]);
+    expect(links.admit(socket(4002))).toBe(false);
+    expect(destroyed).toEqual([4002]);
+    expect(errors).toHaveLength(1);
+    const [{ error, context }] = errors as [{ error: ConnectionError; context: ConnectionContext }];
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.code).toBe('ERR_ACKORD_CONNECTION');
+    expect(error.reason).toBe('unauthenticated-cap');
+    expect(context).toEqual({ peer: undefined, remoteAddress: '192.0.2.9' });
+    expect(warnings).toEqual([
+      { fields: { remoteAddress: '192.0.2.9' }, message: 'connection refused: too many unauthenticated' },
+    ]);
     await links.close();
   });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   checkPeers,
+  livenessSchema,
   peerAddressShape,
   TRANSPORT_MAX_FRAME_BYTES_LIMIT,
   transportOptionsShape,
@@ -62,5 +63,24 @@ describe('shared transport options', () => {
     expect(transportTlsSchema.safeParse({ ca: [], cert: 'c', key: 'k' }).success).toBe(false);
     expect(transportTlsSchema.safeParse({ ca: 'a', cert: '', key: 'k' }).success).toBe(false);
     expect(transportTlsSchema.safeParse({ ca: 'a', cert: 'c' }).success).toBe(false);
+  });
+
+  it('fills liveness defaults and wants the timeout above the given number of intervals', () => {
+    const twice = livenessSchema({ intervalMs: 1_000, timeoutMs: 5_000 }, 2);
+    expect(twice.parse(undefined)).toEqual({ intervalMs: 1_000, timeoutMs: 5_000 });
+    expect(twice.parse({ intervalMs: 100 })).toEqual({ intervalMs: 100, timeoutMs: 5_000 });
+    expect(twice.safeParse({ intervalMs: 100, timeoutMs: 201 }).success).toBe(true);
+    const refused = twice.safeParse({ intervalMs: 100, timeoutMs: 200 });
+    expect(refused.success ? [] : refused.error.issues.map((issue) => issue.message)).toEqual([
+      'timeoutMs must exceed 2 × intervalMs',
+    ]);
+    const once = livenessSchema({ intervalMs: 5_000, timeoutMs: 15_000 }, 1);
+    expect(once.safeParse({ intervalMs: 100, timeoutMs: 101 }).success).toBe(true);
+    const equal = once.safeParse({ intervalMs: 100, timeoutMs: 100 });
+    expect(equal.success ? [] : equal.error.issues.map((issue) => issue.message)).toEqual([
+      'timeoutMs must exceed intervalMs',
+    ]);
+    expect(twice.safeParse({ intervalMs: 5, timeoutMs: 100 }).success).toBe(false);
+    expect(twice.safeParse({ intervalMs: 100, timeoutMs: 500, typo: 1 }).success).toBe(false);
   });
 });
