@@ -75,12 +75,19 @@ if (mutant !== undefined) {
 let violations = 0;
 const started = Date.now();
 const recoveries: number[] = [];
+const failovers: number[] = [];
+const cleanFailovers: number[] = [];
 let electionCount = 0;
 for (let seed = from; seed < from + seeds; seed++) {
   const result = await runSeed({ seed, elections });
   if (result.stats.recoveryMs !== undefined && result.scenario.elections !== undefined)
     recoveries.push(result.stats.recoveryMs / result.scenario.elections.electionTimeoutMs);
   electionCount += result.stats.elections;
+  if (result.scenario.elections !== undefined)
+    for (const ms of result.stats.failoverMs)
+      failovers.push(ms / result.scenario.elections.electionTimeoutMs);
+  if (result.scenario.elections !== undefined && result.stats.cleanFailoverMs !== undefined)
+    cleanFailovers.push(result.stats.cleanFailoverMs / result.scenario.elections.electionTimeoutMs);
   if (values.determinism) {
     const again = await runSeed({ seed, elections });
     if (again.traceHash !== result.traceHash) {
@@ -98,17 +105,30 @@ for (let seed = from; seed < from + seeds; seed++) {
   } else if (!values.quiet) {
     const s = result.stats;
     console.log(
-      `seed ${seed}: ok sites=${result.scenario.sites.length}${elections ? ` elections=${s.elections} recovery=${s.recoveryMs ?? '-'}ms` : ''} commits=${s.commits} majority-acked=${s.committedByMajority} crashes=${s.crashes} failovers=${s.failovers} rollbacks=${s.rollbacks} inits=${s.inits} trace=${result.traceHash}`,
+      `seed ${seed}: ok sites=${result.scenario.sites.length}${elections ? ` elections=${s.elections} recovery=${s.recoveryMs ?? '-'}ms clean-failover=${s.cleanFailoverMs ?? '-'}ms` : ''} commits=${s.commits} majority-acked=${s.committedByMajority} crashes=${s.crashes} failovers=${s.failovers} rollbacks=${s.rollbacks} inits=${s.inits} trace=${result.traceHash}`,
     );
   }
 }
 console.log(`${((Date.now() - started) / 1000).toFixed(1)} s`);
+/** "p50=… p99=… max=…" of values in election timeouts. */
+function quantiles(values: number[]): string {
+  values.sort((a, b) => a - b);
+  const at = (q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]!.toFixed(2);
+  return `p50=${at(0.5)} p99=${at(0.99)} max=${values.at(-1)!.toFixed(2)}`;
+}
 if (elections && recoveries.length > 0) {
-  recoveries.sort((a, b) => a - b);
-  const at = (q: number) =>
-    recoveries[Math.min(recoveries.length - 1, Math.floor(q * recoveries.length))]!.toFixed(2);
   console.log(
-    `elections=${electionCount} recovery (heal to first acknowledged commit, in election timeouts): p50=${at(0.5)} p99=${at(0.99)} max=${recoveries.at(-1)!.toFixed(2)} over ${recoveries.length} seeds`,
+    `elections=${electionCount} recovery (heal to first acknowledged commit, in election timeouts): ${quantiles(recoveries)} over ${recoveries.length} seeds`,
+  );
+}
+if (elections && cleanFailovers.length > 0) {
+  console.log(
+    `failover, faults healed (master killed to first acknowledged quorum commit, in election timeouts): ${quantiles(cleanFailovers)} over ${cleanFailovers.length} seeds`,
+  );
+}
+if (elections && failovers.length > 0) {
+  console.log(
+    `failover under faults (master crash to next master elected, in election timeouts): ${quantiles(failovers)} over ${failovers.length} crashes`,
   );
 }
 console.log(`seeds=${seeds} violations=${violations}`);

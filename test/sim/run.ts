@@ -48,6 +48,10 @@ export interface RunResult {
     /** Election runs: elections won, and virtual ms from the heal to the first acknowledged commit. */
     readonly elections: number;
     readonly recoveryMs: number | undefined;
+    /** Election runs: for each crash of the master, virtual ms until a new master was elected. */
+    readonly failoverMs: readonly number[];
+    /** Election runs: after convergence, master killed → first quorum commit acknowledged (virtual ms). */
+    readonly cleanFailoverMs: number | undefined;
   };
 }
 
@@ -94,6 +98,9 @@ class Simulation {
   #inits = 0;
   #elections = 0;
   #healedAt: number | undefined;
+  #masterCrashedAt: number | undefined;
+  #cleanFailoverMs: number | undefined;
+  readonly #failoverMs: number[] = [];
   #recoveredAt: number | undefined;
   readonly #siteClocks = new Map<string, SkewedClock>();
 
@@ -209,6 +216,8 @@ class Simulation {
         inits: this.#inits,
         virtualMs: this.#clock.now(),
         elections: this.#elections,
+        failoverMs: this.#failoverMs,
+        cleanFailoverMs: this.#cleanFailoverMs,
         recoveryMs:
           this.#recoveredAt === undefined || this.#healedAt === undefined
             ? undefined
@@ -291,6 +300,10 @@ class Simulation {
       this.#note(`${site.id} role ${change.role} gen ${change.generation} master ${change.master ?? '-'}`);
       if (change.role === 'master' && this.#scenario.elections !== undefined) {
         this.#elections++;
+        if (this.#masterCrashedAt !== undefined) {
+          this.#failoverMs.push(Math.round(this.#clock.now() - this.#masterCrashedAt));
+          this.#masterCrashedAt = undefined;
+        }
         this.#oracle.onElected(site, change.generation);
       }
     });
@@ -342,6 +355,12 @@ class Simulation {
         this.#note(
           `${event.from}->${event.to} ${decoded.ok ? decoded.message.type : `bad:${decoded.error.reason} (${decoded.error.message})`}`,
         );
+        if (
+          process.env.SIM_DEBUG &&
+          decoded.ok &&
+          (decoded.message.type === 'vote1' || decoded.message.type === 'vote2')
+        )
+          console.log(this.#clock.now(), event.from, '->', event.to, JSON.stringify(decoded.message));
         try {
           const result = await site.deliver(event.bytes, event.from);
           this.#oracle.onResult(site, result);
@@ -477,6 +496,12 @@ class Simulation {
     const site = this.#rng.pick(live);
     const kind = this.#rng.chance(0.5) ? 'power' : 'process';
     this.#crashes++;
+    if (
+      this.#scenario.elections !== undefined &&
+      site.replica?.role === 'master' &&
+      site === this.#currentMaster()
+    )
+      this.#masterCrashedAt ??= this.#clock.now();
     this.#oracle.beforeCrash(site, kind);
     const tear = this.#rng.next();
     this.#note(`${site.id} crash ${kind}`);
@@ -616,12 +641,56 @@ class Simulation {
       this.#commit('quorum');
       await this.#runUntil(Math.min(endMs, this.#clock.now() + 20));
     }
+    if (!(await this.#untilConverged(endMs))) return false;
+    await this.#cleanFailover(endMs);
+    return this.#untilConverged(endMs);
+  }
+
+  async #untilConverged(endMs: number): Promise<boolean> {
     while (this.#clock.now() < endMs) {
       await this.#runUntil(Math.min(endMs, this.#clock.now() + 100));
       const masters = this.#liveSites().filter((site) => site.replica!.role === 'master');
       if (masters.length === 1 && this.#oracle.converged(this.#liveSites())) return true;
     }
     return false;
+  }
+
+  /**
+   * P14 without other faults: the converged group's master is killed (a process crash); how long until
+   * a new master acknowledged a quorum commit? Only where the rest can elect without it.
+   */
+  async #cleanFailover(endMs: number): Promise<void> {
+    const master = this.#currentMaster();
+    if (master === undefined) return;
+    const electable = this.#scenario.sites.filter((site) => site.priority > 0);
+    const others = electable.filter((site) => site.id !== master.id).length;
+    if (others < Math.floor(electable.length / 2) + 1) return;
+    const crashedAt = this.#clock.now();
+    this.#note(`clean failover: ${master.id} crash process`);
+    this.#oracle.beforeCrash(master, 'process');
+    await master.crash('process', () => 0);
+    for (const peer of master.peers) {
+      const other = this.#sites.get(peer)!;
+      if (other.alive) await other.peerDown(master.id);
+    }
+    let acknowledgedAt: number | undefined;
+    while (this.#clock.now() < endMs && acknowledgedAt === undefined) {
+      const target = this.#currentMaster();
+      if (target !== undefined && target !== master) {
+        target
+          .commit([encodeKvOperation({ op: 'put', key: 'failover', value: Buffer.from('x') })], 'quorum')
+          .then(
+            (receipt) => {
+              if (receipt?.perm === true) acknowledgedAt ??= this.#clock.now();
+            },
+            () => undefined,
+          );
+      }
+      await this.#runUntil(Math.min(endMs, this.#clock.now() + 10));
+    }
+    if (acknowledgedAt !== undefined) this.#cleanFailoverMs = Math.round(acknowledgedAt - crashedAt);
+    else this.#oracle.violation('P14', `no acknowledged commit after the master ${master.id} crashed`);
+    await this.#restart(master.id);
   }
 }
 

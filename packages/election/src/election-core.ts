@@ -110,6 +110,8 @@ export class ElectionCore {
   /** The master released its lease for a transfer: a vote no longer breaks a promise. */
   #released = false;
   #transferTarget: SiteId | undefined;
+  /** A transfer's preference lasts one election timeout: a stale one must not split later votes. */
+  #transferUntil = 0;
 
   // An election in progress.
   #phase: ElectionPhase = 'idle';
@@ -183,7 +185,11 @@ export class ElectionCore {
     this.#leaseBlockUntil = now + this.#config.leaseTimeoutMs;
     this.#lastHeardFromMaster = now;
     this.#masterTimeoutMs = this.#randomTimeout();
-    this.#nextAttemptAt = now + this.#masterTimeoutMs;
+    // A lone voter has nobody to wait for. Others first listen for a master about a lease long (the
+    // replica asks for one at start, and a live one answers within a round trip; this site may not vote
+    // before its own lease promise ends anyway).
+    this.#nextAttemptAt =
+      this.#voterCount === 1 ? now : now + this.#config.leaseTimeoutMs * (1 + this.#random());
   }
 
   // ---- inputs ----
@@ -305,6 +311,7 @@ export class ElectionCore {
       message: this.#control('transfer', { site: target }),
     });
     this.#transferTarget = target;
+    this.#transferUntil = this.#now + this.#config.electionTimeoutMs;
     this.#effects.push({ type: 'stepDown', reason: `transferring mastership to ${target}` });
   }
 
@@ -542,7 +549,7 @@ export class ElectionCore {
       this.#refuse(refusal);
       return;
     }
-    this.#enterElection(egen, this.#transferTarget === from);
+    this.#enterElection(egen, this.#transferTarget === from && this.#now < this.#transferUntil);
     this.#effects.push({
       type: 'electionStarted',
       electionGeneration: egen,
@@ -617,7 +624,10 @@ export class ElectionCore {
       this.#refuse('notUpToDate');
       return;
     }
-    const blessed = candidates.find((info) => info.site === this.#transferTarget);
+    const blessed =
+      this.#now < this.#transferUntil
+        ? candidates.find((info) => info.site === this.#transferTarget)
+        : undefined;
     if (blessed !== undefined && isUpToDate(blessed, choice)) choice = blessed;
     this.#votedFor = choice.site;
     this.#pendingVote = { egen: this.#egen, candidate: choice.site };
@@ -734,6 +744,7 @@ export class ElectionCore {
         this.#released = true;
         this.#leaseBlockUntil = 0;
         this.#transferTarget = message.site;
+        this.#transferUntil = this.#now + this.#config.electionTimeoutMs;
         if (message.site === this.siteId && isElectable(this.#self)) {
           this.#endElection();
           this.#startElection(`mastership transferred from ${from}`, true);

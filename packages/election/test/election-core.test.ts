@@ -427,6 +427,23 @@ describe('leader transfer', () => {
     expect(last.at - world.masters[0]!.at).toBeGreaterThan(0);
   });
 
+  it('a transfer that did not happen does not bias later elections (no endless split in a pair)', () => {
+    const world = new World([
+      { id: 'a', priority: 1, log: log(1, 100) },
+      { id: 'b', priority: 10, log: log(1, 100) },
+    ]);
+    expect(world.runUntilMaster()).toBe('b');
+    world.run(300);
+    // b hands over to a, but a is gone before it can run: the transfer fails.
+    world.crash('a');
+    world.cores.get('b')!.transfer('a', world.now);
+    world.run(3000);
+    world.start('a');
+    // Later elections rank by priority again: b (10) wins, not a pairwise split forever.
+    world.run(20_000, () => world.currentMasters().length > 0);
+    expect(world.currentMasters()).toEqual(['b']);
+  });
+
   it('refuses to transfer to itself, a priority-0 site or an unknown one', () => {
     const world = new World([{ id: 'a' }, { id: 'b' }, { id: 'z', priority: 0 }]);
     const master = world.runUntilMaster()!;
