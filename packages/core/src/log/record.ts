@@ -190,13 +190,40 @@ export function validateRecordAt(
   maxRecordBytes: number,
   expectedLsn: number,
 ): number {
+  return checkRecordAt(bytes, offset, end, maxRecordBytes, expectedLsn, true);
+}
+
+/**
+ * `validateRecordAt` without the CRC: every other rule, in the same order. Only for a caller that
+ * checks the record's CRC another way before trusting it — the wire decoder checks a batch's record
+ * CRCs all at once against the frame's CRC (log-batch.ts), and falls back to `validateRecordAt` when
+ * that check fails.
+ */
+export function validateRecordHeaderAt(
+  bytes: Buffer,
+  offset: number,
+  end: number,
+  maxRecordBytes: number,
+  expectedLsn: number,
+): number {
+  return checkRecordAt(bytes, offset, end, maxRecordBytes, expectedLsn, false);
+}
+
+function checkRecordAt(
+  bytes: Buffer,
+  offset: number,
+  end: number,
+  maxRecordBytes: number,
+  expectedLsn: number,
+  checkCrc: boolean,
+): number {
   // Never read past the buffer, whatever `end` the caller passed.
   const available = Math.min(end, bytes.length) - offset;
   if (available < RECORD_HEADER_BYTES) return CHECK_SHORT_HEADER;
   const length = recordLengthAt(bytes, offset);
   if (length < RECORD_HEADER_BYTES || length > maxRecordBytes) return CHECK_BAD_LENGTH;
   if (length > available) return CHECK_SHORT_RECORD;
-  if (crc32cRange(bytes, offset + 4, offset + length) !== readUint32(bytes, offset)) {
+  if (checkCrc && crc32cRange(bytes, offset + 4, offset + length) !== readUint32(bytes, offset)) {
     return CHECK_BAD_CHECKSUM;
   }
   if (!isRecordType(bytes[offset + 20]!)) return CHECK_BAD_TYPE;
@@ -213,6 +240,10 @@ export function peekRecordLsn(bytes: Buffer, offset: number): number {
 }
 
 // Field readers for bytes already validated (by the wire decoder or by recovery): no checks, no allocation.
+/** The CRC the record stores (field 0). */
+export function recordCrcAt(bytes: Uint8Array, offset: number): number {
+  return readUint32(bytes, offset);
+}
 export function recordLengthAt(bytes: Uint8Array, offset: number): number {
   return (
     (bytes[offset + 4]! | (bytes[offset + 5]! << 8) | (bytes[offset + 6]! << 16)) +

@@ -3,9 +3,9 @@
  * on bad bytes: every outcome is a value. Decoded messages hold views into `bytes` (`log.records`,
  * `init.snapshot`, `forward.payloads`): do not reuse the input buffer while holding them.
  */
-import { crc32c } from '../log/crc32c.js';
+import { crc32c, crc32cRange } from '../log/crc32c.js';
 import { RECORD_HEADER_BYTES } from '../log/record.js';
-import { readBody, type UncheckedBody } from './body.js';
+import { LOG_FIXED_BYTES, readBody, type UncheckedBody } from './body.js';
 import { FRAME_HEADER_BYTES, type FrameHeader, hex, readFrameHeader } from './frame.js';
 import { summarizeLogBatch } from './log-batch.js';
 import type { DecodedMessage } from './messages.js';
@@ -59,16 +59,23 @@ export function decodeBody(
   }
   const decoded = readBody(header.type, header.flags, body, limits.maxRecordBytes - RECORD_HEADER_BYTES);
   if (decoded instanceof ProtocolError) return decoded;
-  return validate(decoded, limits);
+  return validate(decoded, limits, body, crc);
 }
 
-function validate(decoded: UncheckedBody, limits: ResolvedDecoderOptions): DecodedMessage | ProtocolError {
+function validate(
+  decoded: UncheckedBody,
+  limits: ResolvedDecoderOptions,
+  body: Buffer,
+  bodyCrc: number,
+): DecodedMessage | ProtocolError {
   if (decoded.type === 'log') {
     if (!logFieldsLookValid(decoded)) {
       const checked = logFieldsSchema.safeParse(decoded);
       if (!checked.success) return ProtocolError.fromZodIssues('log', checked.error.issues);
     }
-    const batch = summarizeLogBatch(decoded, limits.maxRecordBytes);
+    // The body CRC matched, over every byte: the record CRCs are checked against it, not recomputed.
+    const prefixCrc = crc32cRange(body, 0, LOG_FIXED_BYTES);
+    const batch = summarizeLogBatch(decoded, limits.maxRecordBytes, { prefixCrc, bodyCrc });
     if (batch instanceof ProtocolError) return batch;
     return {
       type: 'log',

@@ -2,31 +2,89 @@
  * The record sequence inside a `log` message: validated once, in place, by the decoder (no copy), and
  * summarized so the receiver never parses it again. Records are the on-disk encoding of log/record.ts.
  */
+import { crc32cRegisterAfterRecord } from '../log/crc32c.js';
 import {
   type LogRecord,
   peekRecordLsn,
   RECORD_HEADER_BYTES,
   RecordType,
   recordCheckError,
+  recordCrcAt,
   recordGenerationAt,
   recordLengthAt,
   recordLsnAt,
   recordTxnIdAt,
   recordTypeAt,
   validateRecordAt,
+  validateRecordHeaderAt,
 } from '../log/record.js';
 import { LOG_START_LSN } from '../log/recovery.js';
 import type { LogFields } from './body.js';
 import { type DecodedLogMessage, FrameFlags, type LogBatch } from './messages.js';
 import { ProtocolError } from './protocol-error.js';
 
+/** A record's CRC field: the CRC covers the record from just after it. */
+const RECORD_CRC_BYTES = 4;
+
+/**
+ * What the frame decoder knows about the CRC of the body a batch came in: enough to check every record's
+ * CRC against the body's instead of computing each one (see `summarizeLogBatch`).
+ */
+export interface BodyCrcs {
+  /** CRC32C of the body bytes before the records (the log message's fixed fields). */
+  readonly prefixCrc: number;
+  /** CRC32C of the whole body, records included: already computed over its bytes and checked. */
+  readonly bodyCrc: number;
+}
+
 /**
  * Checks that `fields.records` holds at least one record, that each is valid (`validateRecordAt`: CRC,
  * length ≤ `maxRecordBytes`, type, reserved bytes), that LSNs are contiguous and follow `prevLsn`, that
  * generations never go back and never exceed the message's, and that PERMANENT is set exactly when a
  * commit is present.
+ *
+ * With `crcs`, the record CRCs are checked all at once: the body CRC the records' stored CRCs imply
+ * (`crc32cRegisterAfterRecord`, a few table lookups per record) must equal the one computed over the
+ * body's bytes. A single wrong record CRC always shows; several wrong ones slip through with
+ * probability 2^-32 — the strength of the frame CRC itself. The records are then as checked as if each
+ * CRC had been recomputed, for a fraction of the cost, so the client's log only ever takes records
+ * whose CRCs hold. Anything but a clean pass is decided by the record-by-record check, so every
+ * rejection reads exactly as without `crcs`.
  */
-export function summarizeLogBatch(fields: LogFields, maxRecordBytes: number): LogBatch | ProtocolError {
+export function summarizeLogBatch(
+  fields: LogFields,
+  maxRecordBytes: number,
+  crcs?: BodyCrcs,
+): LogBatch | ProtocolError {
+  if (crcs !== undefined) {
+    const batch = summarizeLogBatchByBodyCrc(fields, maxRecordBytes, crcs);
+    if (batch !== undefined && !(batch instanceof ProtocolError)) return batch;
+  }
+  return walkBatch(fields, maxRecordBytes, undefined)!;
+}
+
+/**
+ * @internal The collective pass of `summarizeLogBatch` on its own (exported for its tests): the summary
+ * when every rule holds and the record CRCs add up to `crcs.bodyCrc`, `undefined` when they do not, or
+ * the first rule broken (not necessarily the error the record-by-record pass would name first).
+ */
+export function summarizeLogBatchByBodyCrc(
+  fields: LogFields,
+  maxRecordBytes: number,
+  crcs: BodyCrcs,
+): LogBatch | ProtocolError | undefined {
+  return walkBatch(fields, maxRecordBytes, crcs);
+}
+
+/**
+ * One pass over the batch. Without `crcs` each record's CRC is recomputed; with them, the records' CRCs
+ * are chained into the body CRC they imply, and `undefined` means it is not the body's.
+ */
+function walkBatch(
+  fields: LogFields,
+  maxRecordBytes: number,
+  crcs: BodyCrcs | undefined,
+): LogBatch | ProtocolError | undefined {
   const records = fields.records;
   const end = records.length;
   if (end === 0) return new ProtocolError('empty-log-batch', 'a log message must carry at least one record');
@@ -38,10 +96,16 @@ export function summarizeLogBatch(fields: LogFields, maxRecordBytes: number): Lo
   let firstGeneration = 0;
   let lastGeneration = fields.prevGeneration;
   let lastCommitLsn = 0;
+  // The CRC register after the body's fixed fields: ~crc, as crc32c.ts defines the register.
+  let register = crcs === undefined ? 0 : ~crcs.prefixCrc;
   // Bounded: every record takes at least RECORD_HEADER_BYTES, so at most end / 32 rounds. The header
   // fields are read in place once the record is valid: no object per record.
   while (offset < end) {
-    const size = validateRecordAt(records, offset, end, maxRecordBytes, count === 0 ? -1 : nextLsn);
+    const expectedLsn = count === 0 ? -1 : nextLsn;
+    const size =
+      crcs === undefined
+        ? validateRecordAt(records, offset, end, maxRecordBytes, expectedLsn)
+        : validateRecordHeaderAt(records, offset, end, maxRecordBytes, expectedLsn);
     if (size < 0) {
       const error = recordCheckError(size);
       if (error === 'unexpected-lsn') {
@@ -51,6 +115,9 @@ export function summarizeLogBatch(fields: LogFields, maxRecordBytes: number): Lo
         );
       }
       return new ProtocolError('bad-record', `record ${count} at byte ${offset} of the batch: ${error}`);
+    }
+    if (crcs !== undefined) {
+      register = crc32cRegisterAfterRecord(register, recordCrcAt(records, offset), size - RECORD_CRC_BYTES);
     }
     const lsn = recordLsnAt(records, offset);
     const generation = recordGenerationAt(records, offset);
@@ -86,6 +153,7 @@ export function summarizeLogBatch(fields: LogFields, maxRecordBytes: number): Lo
     nextLsn = lsn + size;
     count++;
   }
+  if (crcs !== undefined && ~register >>> 0 !== crcs.bodyCrc) return undefined;
   const hasCommit = lastCommitLsn !== 0;
   if (hasCommit !== ((fields.flags & FrameFlags.PERMANENT) !== 0)) {
     return new ProtocolError(

@@ -73,3 +73,65 @@ describe('crc32c paths', () => {
     expect(crc32cTable(Buffer.from('123456789'), 0, 9).toString(16)).toBe('e3069283');
   });
 });
+
+describe('crc32c register arithmetic', () => {
+  /** The register after `bytes`, one byte at a time from the table: the reference the shortcuts must match. */
+  async function byteByByte(register: number, bytes: Uint8Array): Promise<number> {
+    const { crc32cTable } = await import('../../src/log/crc32c.js');
+    // The one-byte table, recovered from crc32cTable (which is anchored by the check value): from the
+    // register -1, byte 0xff ^ i leaves table[i] ^ 0x00ffffff, and crc32cTable returns its inversion.
+    const table = new Int32Array(256);
+    for (let index = 0; index < 256; index++) {
+      table[index] = ~crc32cTable(Uint8Array.of(0xff ^ index), 0, 1) ^ 0x00ff_ffff;
+    }
+    let value = register;
+    for (const byte of bytes) value = table[(value ^ byte) & 0xff]! ^ (value >>> 8);
+    return value;
+  }
+
+  const lengths = [
+    0, 1, 2, 3, 4, 7, 8, 9, 28, 31, 32, 33, 96, 156, 255, 256, 257, 4096, 65_535, 65_536, 70_001,
+  ];
+
+  it('zero-extends a register as many zero bytes would, for lengths across every operator level used', async () => {
+    const { crc32cZeroExtend } = await import('../../src/log/crc32c.js');
+    for (const length of lengths) {
+      for (const register of [0, -1, 1, 0x1234_5678, -0x8000_0000]) {
+        expect(crc32cZeroExtend(register, length) | 0).toBe(
+          (await byteByByte(register, new Uint8Array(length))) | 0,
+        );
+      }
+    }
+    expect(() => crc32cZeroExtend(0, -1)).toThrow(RangeError);
+    expect(() => crc32cZeroExtend(0, 2 ** 32)).toThrow(RangeError);
+    expect(() => crc32cZeroExtend(0, 1.5)).toThrow(RangeError);
+  });
+
+  it('predicts the register after a record from its stored CRC alone, and only when that CRC is right', async () => {
+    const { crc32c, crc32cRegisterAfterRecord, crc32cUpdateUint32 } = await import('../../src/log/crc32c.js');
+    let seed = 7;
+    const next = () => {
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) | 0;
+      return (seed >>> 16) & 0xff;
+    };
+    for (const length of lengths) {
+      const covered = Uint8Array.from({ length }, next);
+      const stored = crc32c(covered);
+      const field = Buffer.alloc(4);
+      field.writeUInt32LE(stored);
+      for (const register of [-1, 0, 0x0bad_cafe]) {
+        const actual = await byteByByte(register, Buffer.concat([field, covered]));
+        expect(crc32cUpdateUint32(register, stored) | 0).toBe((await byteByByte(register, field)) | 0);
+        expect(crc32cRegisterAfterRecord(register, stored, length) | 0).toBe(actual | 0);
+        // A stored CRC off by any single bit predicts another register: the error cannot vanish.
+        for (const bit of [0, 13, 31]) {
+          const wrong = (stored ^ (1 << bit)) >>> 0;
+          field.writeUInt32LE(wrong);
+          const actualWithWrongField = await byteByByte(register, Buffer.concat([field, covered]));
+          expect(crc32cRegisterAfterRecord(register, wrong, length) | 0).not.toBe(actualWithWrongField | 0);
+          field.writeUInt32LE(stored);
+        }
+      }
+    }
+  });
+});
