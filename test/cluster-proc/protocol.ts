@@ -88,7 +88,10 @@ export interface SiteStats {
   readonly attackFramesDelivered: number;
   /** Handshake failures reported by the transport, by reason. */
   readonly handshakeErrors: Readonly<Record<string, number>>;
-  /** Connections closed for breaking the framing rules, by reason (where the transport reports them). */
+  /**
+   * Connections the transport closed or refused other than for a failed handshake or TLS, by reason:
+   * broken framing, liveness (`unresponsive`), the unauthenticated cap, bad HTTP.
+   */
   readonly connectionErrors: Readonly<Record<string, number>>;
   /** Frames from authenticated peers that did not decode. */
   readonly badMessages: number;
@@ -124,12 +127,17 @@ export type SiteEvent =
       readonly peer: string | null;
       readonly remoteAddress: string;
     }
-  /** An established connection closed for breaking the framing rules (ConnectionError), where the transport reports it. */
+  /**
+   * A connection the transport closed or refused (ConnectionError): broken framing, liveness, the
+   * unauthenticated cap (`unauthenticated-cap`), unparseable HTTP (`bad-http`).
+   */
   | {
       readonly event: 'connectionError';
       readonly code: string;
       readonly reason: string;
+      readonly detail: string;
       readonly peer: string | null;
+      readonly remoteAddress: string;
     }
   | { readonly event: 'badMessage'; readonly from: string; readonly reason: string }
   | { readonly event: 'connectEstablished'; readonly site: string }

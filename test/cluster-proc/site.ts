@@ -67,8 +67,8 @@ interface SiteConfig {
   readonly sendQueueBytes: number;
   readonly maxFrameBytes: number;
   readonly reconnectMaxMs: number;
-  /** WebSocket liveness (ping/pong); undefined: the transport's defaults. */
-  readonly wsPing: { readonly intervalMs: number; readonly timeoutMs: number } | undefined;
+  /** Liveness (TCP `heartbeat`, WebSocket `ping`); undefined: the transport's defaults. */
+  readonly liveness: { readonly intervalMs: number; readonly timeoutMs: number } | undefined;
   readonly verbose: boolean;
 }
 
@@ -87,7 +87,10 @@ interface CommonTransportOptions {
   readonly logger: Logger;
 }
 
-/** Both built-in transports report failed handshakes and broken connections as typed events. */
+/**
+ * Both built-in transports report failed handshakes, and connections they closed or refused (broken
+ * framing, silence, the unauthenticated cap, bad HTTP), as typed events.
+ */
 type ObservableTransport = TcpTransport | WsTransport;
 
 const MAX_COMMITS_PER_REQUEST = 10_000;
@@ -113,8 +116,8 @@ function parseConfig(argv: readonly string[]): SiteConfig {
       'send-queue-bytes': { type: 'string', default: String(64 * 1024 * 1024) },
       'max-frame-bytes': { type: 'string', default: String(16 * 1024 * 1024) },
       'reconnect-max-ms': { type: 'string', default: '10000' },
-      'ws-ping-interval-ms': { type: 'string' },
-      'ws-ping-timeout-ms': { type: 'string' },
+      'heartbeat-interval-ms': { type: 'string' },
+      'heartbeat-timeout-ms': { type: 'string' },
       verbose: { type: 'boolean', default: false },
     },
     strict: true,
@@ -159,12 +162,12 @@ function parseConfig(argv: readonly string[]): SiteConfig {
     sendQueueBytes: integer('send-queue-bytes', values['send-queue-bytes']),
     maxFrameBytes: integer('max-frame-bytes', values['max-frame-bytes']),
     reconnectMaxMs: integer('reconnect-max-ms', values['reconnect-max-ms']),
-    wsPing:
-      values['ws-ping-interval-ms'] === undefined || values['ws-ping-timeout-ms'] === undefined
+    liveness:
+      values['heartbeat-interval-ms'] === undefined || values['heartbeat-timeout-ms'] === undefined
         ? undefined
         : {
-            intervalMs: integer('ws-ping-interval-ms', values['ws-ping-interval-ms']),
-            timeoutMs: integer('ws-ping-timeout-ms', values['ws-ping-timeout-ms']),
+            intervalMs: integer('heartbeat-interval-ms', values['heartbeat-interval-ms']),
+            timeoutMs: integer('heartbeat-timeout-ms', values['heartbeat-timeout-ms']),
           },
     verbose: values.verbose,
   };
@@ -214,12 +217,16 @@ function createTransport(config: SiteConfig, options: CommonTransportOptions): O
   const peers = [...options.peers];
   switch (config.transport) {
     case 'tcp':
-      return createTcpTransport({ ...options, peers });
+      return createTcpTransport({
+        ...options,
+        peers,
+        ...(config.liveness === undefined ? {} : { heartbeat: config.liveness }),
+      });
     case 'ws':
       return createWsTransport({
         ...options,
         peers,
-        ...(config.wsPing === undefined ? {} : { ping: config.wsPing }),
+        ...(config.liveness === undefined ? {} : { ping: config.liveness }),
       });
   }
 }
@@ -495,7 +502,14 @@ async function main(): Promise<void> {
   });
   transport.on('connectionError', (error, context) => {
     increment(observations.connectionErrors, error.reason);
-    write({ event: 'connectionError', code: error.code, reason: error.reason, peer: context.peer ?? null });
+    write({
+      event: 'connectionError',
+      code: error.code,
+      reason: error.reason,
+      detail: error.detail,
+      peer: context.peer ?? null,
+      remoteAddress: context.remoteAddress,
+    });
   });
   const configured = new Set([...config.sites.map((site) => site.id), ...config.views]);
   const state = new KvStateMachine();

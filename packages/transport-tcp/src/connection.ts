@@ -2,7 +2,9 @@
  * One TCP (or TLS) connection as a link: the shared handshake first (nothing else is parsed until it
  * passes, under its deadline), then u32 length-prefixed frames both ways. Writes honour `write()`
  * returning false: later frames wait in a bounded queue until 'drain', and `send` reports
- * `backpressure` when that queue is full.
+ * `backpressure` when that queue is full. Once authenticated, the shared `Liveness` runs: a keepalive
+ * (the reserved length prefix, no body) when we wrote nothing for an interval, and the connection
+ * closed as `unresponsive` when the peer goes silent, or reads nothing we send, for the timeout.
  */
 import type { Socket } from 'node:net';
 import {
@@ -13,15 +15,19 @@ import {
   type LinkEvents,
   LinkHandshake,
   type LinkSetup,
+  Liveness,
+  type LivenessOptions,
   type SendOutcome,
   type SiteId,
+  socketOutbound,
   tlsErrorFrom,
 } from '@ackord/core';
-import { encodeTcpFrame, FRAME_LENGTH_BYTES, FrameReader } from './frame-reader.js';
+import { encodeTcpFrame, FRAME_LENGTH_BYTES, FrameReader, TCP_KEEPALIVE } from './frame-reader.js';
 
 export interface ConnectionOptions {
   readonly maxFrameBytes: number;
   readonly sendQueueBytes: number;
+  readonly heartbeat: LivenessOptions;
   /** Named in events until the socket knows its remote address (a dial still connecting). */
   readonly dialedAddress?: string;
 }
@@ -33,6 +39,7 @@ export class Connection implements Link {
   readonly #events: LinkEvents;
   readonly #handshake: LinkHandshake;
   readonly #reader: FrameReader;
+  readonly #liveness: Liveness;
   #blocked = false;
   #corked = false;
   #queue: Buffer[] = [];
@@ -47,9 +54,15 @@ export class Connection implements Link {
       write: (bytes) => socket.write(bytes),
       finished: (outcome, rest) => this.#finished(outcome, rest),
     });
+    this.#liveness = new Liveness(options.heartbeat, {
+      keepalive: () => this.#keepalive(),
+      dead: (error) => this.#fail(error),
+      outbound: () => socketOutbound(socket),
+    });
     this.closed = new Promise((resolve) => {
       socket.once('close', () => {
         this.#handshake.dispose();
+        this.#liveness.stop();
         this.#queue = [];
         this.#events.closed(this);
         resolve();
@@ -90,6 +103,7 @@ export class Connection implements Link {
     }
     this.#corkUntilNextTick();
     if (!this.socket.write(encodeTcpFrame(frame))) this.#blocked = true;
+    this.#liveness.sent();
     return 'queued';
   }
 
@@ -118,10 +132,18 @@ export class Connection implements Link {
       const bytes = this.#queue.shift()!;
       this.#queuedBytes -= bytes.length;
       if (!this.socket.write(bytes)) this.#blocked = true;
+      this.#liveness.sent();
     }
   }
 
+  /** Nothing went out for an interval. While our bytes wait for the peer to read, they will do. */
+  #keepalive(): void {
+    if (this.#blocked || this.socket.destroyed) return;
+    if (!this.socket.write(TCP_KEEPALIVE)) this.#blocked = true;
+  }
+
   #onData(chunk: Buffer): void {
+    this.#liveness.heard();
     if (!this.#handshake.finished) this.#handshake.push(chunk);
     else if (this.peer !== undefined) this.#onFrames(chunk);
   }
@@ -134,7 +156,9 @@ export class Connection implements Link {
       return;
     }
     this.#events.authenticated(this, outcome.peer);
-    if (rest.length > 0 && !this.socket.destroyed) this.#onFrames(rest);
+    if (this.socket.destroyed) return;
+    this.#liveness.start();
+    if (rest.length > 0) this.#onFrames(rest);
   }
 
   #onFrames(chunk: Uint8Array): void {

@@ -1,8 +1,18 @@
 /**
  * Splits a byte stream into frames: u32 BE length, then that many bytes. The length is checked against
  * the maximum from the header, before any of the body is buffered. Fed bytes, never touches a socket.
+ *
+ * One length is reserved: `TCP_KEEPALIVE_LENGTH` (0xFFFFFFFE), alone with no body, is a keepalive.
+ * It is above any frame size limit (256 MiB at most), so it never stands for a real frame; the reader
+ * drops it and never hands it over. An empty frame (length 0) is an ordinary frame.
  */
 export const FRAME_LENGTH_BYTES = 4;
+
+/** The length prefix that, with no body after it, is a keepalive (see the TCP transport's heartbeat). */
+export const TCP_KEEPALIVE_LENGTH = 0xffff_fffe;
+
+/** The 4 bytes of a keepalive on the wire. */
+export const TCP_KEEPALIVE: Readonly<Uint8Array> = Uint8Array.of(0xff, 0xff, 0xff, 0xfe);
 
 export type ReadResult =
   | { readonly ok: true; readonly frames: Uint8Array[] }
@@ -32,6 +42,10 @@ export class FrameReader {
       let offset = 0;
       while (chunk.length - offset >= FRAME_LENGTH_BYTES) {
         const length = readLength(chunk, offset);
+        if (length === TCP_KEEPALIVE_LENGTH) {
+          offset += FRAME_LENGTH_BYTES;
+          continue;
+        }
         if (length > this.#maxFrameBytes) return this.#fail(length);
         const end = offset + FRAME_LENGTH_BYTES + length;
         if (end > chunk.length) break;
@@ -51,6 +65,7 @@ export class FrameReader {
       if (this.#expected === undefined) {
         if (this.#buffered < FRAME_LENGTH_BYTES) break;
         const length = this.#takeLength();
+        if (length === TCP_KEEPALIVE_LENGTH) continue;
         if (length > this.#maxFrameBytes) return this.#fail(length);
         this.#expected = length;
       }

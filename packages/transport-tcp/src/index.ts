@@ -2,8 +2,10 @@
  * @packageDocumentation
  * TCP transport for Ackord: node:net, u32 length-prefixed frames, every connection authenticated with
  * the shared handshake from `@ackord/core` (cluster id, site id, HMAC challenge-response). The site
- * whose id sorts lower dials; reconnects use capped exponential back-off with full jitter. Optional TLS
- * with mutual authentication (`tls: { ca, cert, key }`); the handshake still runs inside it.
+ * whose id sorts lower dials; reconnects use capped exponential back-off with full jitter. Heartbeats
+ * (a reserved length prefix, 0xFFFFFFFE, as the keepalive) close a peer that goes silent or stops
+ * reading. Optional TLS with mutual authentication (`tls: { ca, cert, key }`); the handshake still runs
+ * inside it.
  *
  * @example
  * ```ts
@@ -20,6 +22,11 @@
  */
 
 export type { TransportTlsOptions as TcpTlsOptions } from '@ackord/core';
-export { encodeTcpFrame, FRAME_LENGTH_BYTES, FrameReader } from './frame-reader.js';
-export { TCP_MAX_FRAME_BYTES_LIMIT, type TcpTransportOptions } from './options.js';
+export { encodeTcpFrame, FRAME_LENGTH_BYTES, FrameReader, TCP_KEEPALIVE_LENGTH } from './frame-reader.js';
+export {
+  TCP_HEARTBEAT_INTERVAL_MS_DEFAULT,
+  TCP_HEARTBEAT_TIMEOUT_MS_DEFAULT,
+  TCP_MAX_FRAME_BYTES_LIMIT,
+  type TcpTransportOptions,
+} from './options.js';
 export { createTcpTransport, TcpTransport, type TcpTransportEvents } from './tcp-transport.js';

@@ -158,6 +158,7 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
     return new Connection(socket, setup, {
       maxFrameBytes: this.#options.maxFrameBytes,
       sendQueueBytes: this.#options.sendQueueBytes,
+      heartbeat: this.#options.heartbeat,
       ...(dialedAddress === undefined ? {} : { dialedAddress }),
     });
   }

@@ -3,7 +3,7 @@
  * event, never comes up, and none of its frames are delivered.
  */
 import { createConnection } from 'node:net';
-import type { HandshakeError, SiteId } from '@ackord/core';
+import type { ConnectionContext, ConnectionError, HandshakeError, SiteId } from '@ackord/core';
 import { EventRecorder, waitFor } from '@ackord/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createTcpTransport, encodeTcpFrame, type TcpTransportOptions } from '../src/index.js';
@@ -78,12 +78,14 @@ describe('tcp transport authentication', () => {
     }
   });
 
-  it('times out a silent connection and caps unauthenticated ones', async () => {
+  it('times out a silent connection and caps unauthenticated ones, with a typed event for each', async () => {
     const b = createTcpTransport(
       options('b', { peers: [{ id: 'a' }], handshakeTimeoutMs: 100, maxUnauthenticated: 1 }),
     );
     const errors: HandshakeError[] = [];
     b.on('handshakeError', (error) => errors.push(error));
+    const refusals: { error: ConnectionError; context: ConnectionContext }[] = [];
+    b.on('connectionError', (error, context) => refusals.push({ error, context }));
     await b.start(new EventRecorder().handlers);
     const port = b.address().port;
     const first = createConnection({ host: '127.0.0.1', port });
@@ -95,8 +97,13 @@ describe('tcp transport authentication', () => {
     try {
       await new Promise((resolve) => second.once('close', resolve));
       expect(errors).toEqual([]);
+      expect(refusals.map(({ error }) => [error.code, error.reason])).toEqual([
+        ['ERR_ACKORD_CONNECTION', 'unauthenticated-cap'],
+      ]);
+      expect(refusals[0]!.context).toEqual({ peer: undefined, remoteAddress: '127.0.0.1' });
       await waitFor(() => errors.length === 1, 'the handshake timeout');
       expect(errors[0]!.reason).toBe('timeout');
+      expect(refusals).toHaveLength(1);
     } finally {
       first.destroy();
       second.destroy();
