@@ -15,8 +15,8 @@ import { type Answer, agreedMaster, call, status, waitFor } from './http-client.
 import { freePorts } from './ports.js';
 import { SiteProcess } from './site-process.js';
 
-/** Short, so the tour is quick; fine on loopback, too short for a real network. */
-const ELECTION_TIMEOUT_MS = 600;
+/** Short, so the tour is quick (a killed master is replaced in about half of it: the connection drops at once). */
+const ELECTION_TIMEOUT_MS = 1000;
 /** The `all` write while a client is paused waits this long before it reports perm: false. */
 const PAUSED_ACK_TIMEOUT_MS = 500;
 const SITE_IDS = ['a', 'b', 'c'] as const;

@@ -23,7 +23,9 @@ export function createLogger(level: LogLevel): KvLogger {
       destination: 2,
       sync: true,
       colorize: process.stderr.isTTY === true || process.env[LOG_COLOR_ENV] === '1',
-      ignore: 'pid,hostname',
+      ignore: 'pid,hostname,site,component',
+      messageFormat: '{site} {component}: {msg}',
+      singleLine: true,
       translateTime: 'HH:MM:ss.l',
     });
     return pino(options, stream);

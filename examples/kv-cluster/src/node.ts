@@ -57,7 +57,7 @@ export async function runNode(argv: readonly string[]): Promise<void> {
     {
       http: url,
       transport: options.transport,
-      listen: options.listen,
+      listen: site.transport.address(),
       data: options.dataDir,
       peers: options.peers.length,
     },

@@ -4,7 +4,13 @@
  * `/status` (status.ts), `/metrics` (metrics.ts) and `/` (the status page).
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@ackord/core';
 import type { Site } from '../site.js';
@@ -20,8 +26,12 @@ export const MAX_HTTP_CONNECTIONS = 1024;
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 export const MAX_HEADER_BYTES = 16 * 1024;
-/** After an early answer (e.g. 413), the rest of the body is read and dropped this long, then the socket closes. */
-export const DRAIN_GRACE_MS = 1_000;
+/**
+ * After an early answer (e.g. 413), the rest of the body is read and dropped for at most this long and
+ * this many bytes; past either the connection is closed.
+ */
+export const DRAIN_GRACE_MS = 2_000;
+export const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
 
 const STATUS_PAGE = readFileSync(new URL('../status-page.html', import.meta.url), 'utf8');
 
@@ -122,7 +132,7 @@ export function createHttpServer(site: Site, logger: Logger): Server {
       message: `malformed HTTP request (${error.code ?? 'unknown'})`,
     });
     socket.end(
-      `HTTP/1.1 ${status} Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   });
   return server;
@@ -169,14 +179,23 @@ function answerError(
       { err: error instanceof Error ? error.message : String(error), url: request.url },
       'request failed',
     );
-  if (!request.complete) {
-    // The body was not read (an early refusal, or one past its limit): close once answered, and drop what
-    // still arrives meanwhile so the client can read the answer before the socket goes.
-    response.shouldKeepAlive = false;
-    response.once('finish', () => {
-      request.resume();
-      setTimeout(() => request.socket.destroy(), DRAIN_GRACE_MS).unref();
-    });
-  }
+  // The body was not read to its end (a refusal before reading it, or one past its limit): read and
+  // drop the rest for a bounded while, never buffering it, so the client can finish sending and read the
+  // answer — closing at once would reset the connection under it (the lingering close of web servers).
+  if (!request.complete) drainRest(request);
   sendError(response, refusal);
+}
+
+function drainRest(request: IncomingMessage): void {
+  const socket = request.socket;
+  let dropped = 0;
+  const timer = setTimeout(() => socket.destroy(), DRAIN_GRACE_MS);
+  timer.unref();
+  request.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DRAIN_MAX_BYTES) socket.destroy();
+  });
+  request.once('end', () => clearTimeout(timer));
+  request.once('close', () => clearTimeout(timer));
+  request.resume();
 }
