@@ -9,8 +9,11 @@ import { HANDSHAKE_MAX_ID_BYTES } from './handshake-frame.js';
 /** Frames above 256 MiB are refused even if configured: no replication message needs more. */
 export const TRANSPORT_MAX_FRAME_BYTES_LIMIT = 256 * 1024 * 1024;
 export const TRANSPORT_MAX_FRAME_BYTES_DEFAULT = 16 * 1024 * 1024;
-/** Bytes waiting to go out per peer before `send` reports `backpressure`. */
-export const TRANSPORT_SEND_QUEUE_BYTES_DEFAULT = 64 * 1024 * 1024;
+/**
+ * Bytes waiting to go out per peer before `send` reports `backpressure`. 32 MiB: two maximum-size frames fit, and a peer that authenticates and then never reads costs
+ * at most this much until liveness closes it (TESTPLAN P18 allows less than 64 MiB of growth).
+ */
+export const TRANSPORT_SEND_QUEUE_BYTES_DEFAULT = 32 * 1024 * 1024;
 export const TRANSPORT_SEND_QUEUE_BYTES_LIMIT = 1024 * 1024 * 1024;
 export const TRANSPORT_HANDSHAKE_TIMEOUT_MS_DEFAULT = 5_000;
 export const TRANSPORT_MAX_UNAUTHENTICATED_DEFAULT = 64;
