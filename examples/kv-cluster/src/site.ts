@@ -114,6 +114,8 @@ export class Site {
       options.transport === 'ws' ? createWsTransport(common) : createTcpTransport(common);
     // The directory needs the site for its hello; the site needs the directory: tie them after construction.
     let site: Site | undefined;
+    // A peer's hello can arrive while the manager opens, before the site exists: keep what it says.
+    const earlyElections: ElectionExplanation[] = [];
     const directory = new PeerDirectory({
       inner: transport,
       peers: options.peers,
@@ -122,7 +124,10 @@ export class Site {
         priority: options.priority,
         ...electionOf(site),
       }),
-      onElection: (explanation) => site?.noteElection(explanation),
+      onElection: (explanation) => {
+        if (site === undefined) earlyElections.push(explanation);
+        else site.noteElection(explanation);
+      },
       logger: logger.child({ site: options.id, component: 'peers' }),
     });
     const store = new KvStore();
@@ -146,6 +151,7 @@ export class Site {
     // can have started before then.
     const manager = await createReplicationManager(managerOptions);
     site = new Site(options, manager, store, directory, transport, logger);
+    for (const explanation of earlyElections) site.noteElection(explanation);
     return site;
   }
 
@@ -272,7 +278,6 @@ export class Site {
       commitsByOutcome: this.#commitsByOutcome,
       commitLatency: this.#commitLatency,
       ackLatency: this.#ackLatency,
-      electionsSeen: this.#elections.size,
       rollbacks: this.#rollbackCount,
       rolledBackTransactions: this.#rolledBackTransactions,
       handshakeErrors: this.#handshakeErrors,

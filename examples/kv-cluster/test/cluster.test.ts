@@ -392,6 +392,8 @@ describe('failures', () => {
     }
     const status = (await call(`${master.url}/status`)).json!;
     expect(status.lastElection).toMatchObject({ winner: master.id, missing: [killed.id] });
+    const kinds = (status.timeline as { kind: string; master?: string }[]).map((entry) => entry.kind);
+    expect(kinds).toContain('elected');
     const after = await put(master.url, 'after-failover', 'new master', '?ack=quorum');
     expect(after.status).toBe(200);
 
@@ -406,6 +408,8 @@ describe('failures', () => {
         : undefined;
     }, `${killed.id} to rejoin`);
     expect(rejoined.generation).toBe(status.generation);
+    // It learned why the new master won from the master's hello.
+    expect(rejoined.lastElection).toMatchObject({ winner: master.id, missing: [killed.id] });
     expect((await get(url, 'after-failover')).text).toBe('new master');
     expect((await get(url, 'acked/19')).text).toBe('value 19');
     const stillMaster = (await call(`${master.url}/status`)).json!;

@@ -43,7 +43,6 @@ export interface SiteCounters {
   readonly commitLatency: ReadonlyMap<string, Histogram>;
   /** Per ack: from the commit's start to the ack that covered it, by acking site. */
   readonly ackLatency: ReadonlyMap<string, Histogram>;
-  readonly electionsSeen: number;
   readonly rollbacks: number;
   readonly rolledBackTransactions: number;
   readonly handshakeErrors: number;
