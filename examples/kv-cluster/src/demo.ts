@@ -34,6 +34,7 @@ interface Write {
   readonly status: number;
   readonly perm: boolean | undefined;
   readonly lsn: number;
+  readonly receipt: Record<string, unknown> | undefined;
 }
 
 interface Check {
@@ -133,6 +134,7 @@ class Demo {
       status: answer.status,
       perm: receipt.perm as boolean | undefined,
       lsn: (receipt.lsn as number | undefined) ?? 0,
+      receipt: answer.json,
     });
     return answer;
   }
@@ -162,6 +164,7 @@ class Demo {
     }
     const sample = this.#writes.find((write) => write.policy === 'quorum');
     if (sample !== undefined) {
+      out(`   the whole quorum receipt: ${JSON.stringify(sample.receipt)}`);
       const again = await call(`${first.url}/kv/${encodeURIComponent(sample.key)}`);
       out(
         `   GET /kv/${sample.key} on the master → ${again.status} "${again.text}" (x-ackord-lsn ${again.headers.get('x-ackord-lsn')})`,

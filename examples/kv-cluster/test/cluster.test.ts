@@ -304,6 +304,8 @@ describe('bad input: a JSON refusal, never a crash', () => {
     const answer = await rawRequest(master.url, 'GARBAGE\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(answer).toContain('"error":"bad_request"');
+    const huge = await rawRequest(master.url, `GET /status HTTP/1.1\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(huge).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large/);
     for (const id of cluster.ids) {
       expect(cluster.sites.get(id)!.running).toBe(true);
       expect((await call(`${cluster.url(id)}/status`)).status).toBe(200);
