@@ -132,7 +132,8 @@ describe('the HTTP API', () => {
       expect(ack.latencyMs).toBeGreaterThanOrEqual(0);
     }
     for (const id of cluster.ids) {
-      const read = await get(cluster.url(id), 'greeting');
+      // An ack says the write is durable there, not yet applied: the token waits for that.
+      const read = await get(cluster.url(id), 'greeting', `?token=${receipt.token}`);
       expect(read.status).toBe(200);
       expect(read.text).toBe('hello');
       expect(read.headers.get('content-type')).toBe('application/octet-stream');
@@ -150,13 +151,13 @@ describe('the HTTP API', () => {
     expect(new Uint8Array(await raw.arrayBuffer())).toEqual(value);
   });
 
-  it('DELETE on the master: 200 with a receipt, then GET is 404 everywhere once applied', async () => {
+  it('DELETE on the master: 200 with a receipt, then GET is 404 on every site that applied it', async () => {
     expect((await put(master.url, 'doomed', 'x')).status).toBe(200);
     const answer = await call(`${master.url}/kv/doomed?ack=all`, { method: 'DELETE' });
     expect(answer.status).toBe(200);
     expect(answer.json).toMatchObject({ perm: true, acks: 2 });
     for (const id of cluster.ids) {
-      const read = await get(cluster.url(id), 'doomed');
+      const read = await get(cluster.url(id), 'doomed', `?token=${answer.json!.token}`);
       expectRefusal(read, 404, 'not_found');
     }
   });
