@@ -36,8 +36,14 @@ export class DurabilityDebt {
   }
 
   add(lsn: number, generation: number, policy: AckPolicy, minRank: number): void {
-    this.#entries.push({ lsn, generation, policy, minRank, commits: 1 });
-    this.#entries.sort((a, b) => a.lsn - b.lsn);
+    // Failed commits mostly come in LSN order: insert from the end (O(1) then), not a sort per add, which
+    // made a burst of ack timeouts cost O(n log n) each once the debt had grown.
+    const entries = this.#entries;
+    let index = entries.length;
+    while (index > 0 && entries[index - 1]!.lsn > lsn) index--;
+    const entry = { lsn, generation, policy, minRank, commits: 1 };
+    if (index === entries.length) entries.push(entry);
+    else entries.splice(index, 0, entry);
     this.#commits++;
     if (this.#entries.length > MAX_DEBT_ENTRIES) {
       const [oldest, next] = this.#entries.splice(0, 2) as [DebtEntry, DebtEntry];

@@ -11,7 +11,7 @@
 
 import type { ElectionExplanation, ElectionStats } from '@ackord/election';
 import { EventEmitter } from 'eventemitter3';
-import { BaseReplica, type RollbackEvent } from '../base/base-replica.js';
+import { type BaseCommitResult, BaseReplica, type RollbackEvent } from '../base/base-replica.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { AckordError, InvalidStateError, TransferError } from '../errors.js';
 import { type DurabilityLevel, type LogStats, openLog, type WriteAheadLog } from '../log/log.js';
@@ -26,6 +26,7 @@ import { DurabilityDebt } from './debt.js';
 import { ElectionDriver } from './election-driver.js';
 import { type ManagerOptions, parseManagerOptions, type ResolvedManagerOptions } from './options.js';
 import { type AckPolicy, evaluatePolicy, type GroupSite, type PolicyVerdict } from './policy.js';
+import { AckDeadlines, type Expiring, type WaitingCommit, WaitingCommits } from './waiting-commits.js';
 
 /** Commit receipts: the outcome of every commit, spelled out. */
 export interface AckReceived {
@@ -174,7 +175,7 @@ export class NotMasterError extends AckordError {
   }
 }
 
-interface PendingCommit {
+interface PendingCommit extends WaitingCommit, Expiring {
   readonly lsn: number;
   readonly policy: AckPolicy;
   readonly minRank: number;
@@ -182,8 +183,36 @@ interface PendingCommit {
   readonly finish: (
     outcome: CommitOutcome,
     reason: CommitReceipt['reason'],
-    verdict: PolicyVerdict | undefined,
+    verdict: ReceiptVerdict | undefined,
   ) => void;
+}
+
+/** The waiting commits of one threshold policy and minimum ack level, with the two checks an ack runs on them. */
+interface PolicyQueue {
+  readonly queue: WaitingCommits<PendingCommit>;
+  readonly satisfied: (lsn: number) => boolean;
+  readonly settle: (pending: PendingCommit) => void;
+}
+
+/** What a receipt reports of the policy's verdict. */
+type ReceiptVerdict = Pick<PolicyVerdict, 'needed' | 'missing'>;
+
+/** A commit made locally and not yet reported. */
+interface CommitInFlight {
+  readonly local: BaseCommitResult;
+  readonly policy: AckPolicy;
+  readonly minRank: number;
+  readonly startedAt: number;
+}
+
+/**
+ * A threshold policy for this group with this master: met when at least `required` of the `counting`
+ * sites acked. Derived once from `evaluatePolicy` (its verdict with no acks), so the policy math stays
+ * in one place; every policy but `all_available` has one.
+ */
+interface ThresholdPlan {
+  readonly counting: readonly SiteId[];
+  readonly required: number;
 }
 
 /** At most this many forwarded writes wait for their master's answer at once, per client. */
@@ -216,7 +245,14 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
   readonly #group: readonly GroupSite[];
   readonly #async: boolean;
   readonly #acks = new Map<SiteId, SiteAck>();
+  /** Every commit waiting for acks. */
   readonly #pending = new Set<PendingCommit>();
+  /** The waiting commits of threshold policies, by policy and minimum ack level, in LSN order. */
+  readonly #waiting = new Map<string, PolicyQueue>();
+  /** The waiting commits under `all_available` (judged one by one: its wait depends on who is connected). */
+  readonly #pendingAllAvailable = new Set<PendingCommit>();
+  readonly #plans = new Map<AckPolicy, ThresholdPlan | undefined>();
+  readonly #deadlines: AckDeadlines<PendingCommit>;
   readonly #debt = new DurabilityDebt();
   #debtAbandoned = 0;
   readonly #forwards = new Map<number, PendingForward>();
@@ -266,6 +302,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     this.#transport = options.transport;
     this.#group = options.sites;
     this.#async = options.replication !== 'sync';
+    this.#deadlines = new AckDeadlines(clock, (pending) => this.#expired(pending));
     const self = options.sites.find((site) => site.id === options.siteId)!;
     const replication = options.replication;
     this.#base = BaseReplica.open({
@@ -400,21 +437,139 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         elapsedMs: this.#clock.now() - startedAt,
       };
     }
-    const base = {
-      txnId: local.txnId,
+    const commit: CommitInFlight = { local, policy, minRank, startedAt };
+    if (this.#base.role !== 'master' || this.#base.generation !== local.generation) {
+      return this.#settle(commit, 'unknown', 'lostMastership', undefined);
+    }
+    // `none` waits for nothing; a threshold policy is judged without building a verdict (see #satisfied).
+    const plan = this.#planOf(policy);
+    if (plan !== undefined && this.#satisfied(plan, local.lsn, minRank))
+      return this.#settle(commit, 'acknowledged', undefined, this.#metVerdict(plan, local.lsn, minRank));
+    if (plan === undefined || !this.#possible(plan, local.lsn, minRank)) {
+      const first = this.#evaluate(local.lsn, policy, minRank);
+      if (first.satisfied)
+        return this.#settle(
+          commit,
+          first.perm ? 'acknowledged' : 'permFailed',
+          first.perm ? undefined : 'notQuorum',
+          first,
+        );
+      if (!first.possible) return this.#settle(commit, 'permFailed', 'unreachable', first);
+    }
+
+    // Resolved with the receipt by whichever comes first: the acks, the ack timeout (AckDeadlines), a
+    // peer going down (fail fast), lost mastership, or the abort signal (rejected).
+    return new Promise<CommitReceipt>((resolve, reject) => {
+      const signal = options.signal;
+      let onAbort: (() => void) | undefined;
+      const pending: PendingCommit = {
+        lsn: local.lsn,
+        policy,
+        minRank,
+        startedAt,
+        deadline: startedAt + timeoutMs,
+        done: false,
+        finish: (outcome, reason, verdict) => {
+          if (pending.done) return;
+          pending.done = true;
+          this.#forget(pending);
+          if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+          // Called from ack, timer and peer handlers: a failure belongs to this commit, not to them.
+          try {
+            resolve(this.#settle(commit, outcome, reason, verdict));
+          } catch (error) {
+            reject(error);
+          }
+        },
+      };
+      if (signal !== undefined) {
+        onAbort = () => {
+          if (pending.done) return;
+          pending.done = true;
+          this.#forget(pending);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      this.#pending.add(pending);
+      this.#deadlines.add(pending);
+      if (plan === undefined) this.#pendingAllAvailable.add(pending);
+      else this.#queueOf(policy, minRank).add(pending);
+    });
+  }
+
+  /** The ack timeout of a waiting commit ran out. */
+  #expired(pending: PendingCommit): void {
+    const verdict = this.#evaluate(pending.lsn, pending.policy, pending.minRank);
+    // all_available stops waiting at the timeout and judges durability by the quorum rule.
+    if (pending.policy === 'all_available' && verdict.perm)
+      pending.finish('acknowledged', undefined, verdict);
+    else pending.finish('permFailed', 'timeout', verdict);
+  }
+
+  /** Reports a commit: counts it, and for a perm failure flushes the log first and records the debt. */
+  #settle(
+    commit: CommitInFlight,
+    outcome: CommitOutcome,
+    reason: CommitReceipt['reason'],
+    verdict: ReceiptVerdict | undefined,
+  ): CommitReceipt | Promise<CommitReceipt> {
+    if (outcome === 'acknowledged') {
+      this.#permAcknowledged++;
+      return this.#receipt(commit, outcome, reason, verdict, commit.local.localFlushForced);
+    }
+    if (outcome === 'unknown') {
+      this.#permUnknown++;
+      return this.#receipt(commit, outcome, reason, verdict, commit.local.localFlushForced);
+    }
+    return this.#settlePermFailed(commit, reason, verdict);
+  }
+
+  async #settlePermFailed(
+    commit: CommitInFlight,
+    reason: CommitReceipt['reason'],
+    verdict: ReceiptVerdict | undefined,
+  ): Promise<CommitReceipt> {
+    const { local, policy, minRank, startedAt } = commit;
+    this.#permFailures++;
+    let localFlushForced = local.localFlushForced;
+    if (this.log.durableLsn <= local.lsn) {
+      localFlushForced = true;
+      await this.log.logFlush({ sync: 'on' });
+    }
+    this.#debt.add(local.lsn, local.generation, policy, minRank);
+    const event: PermFailedEvent = {
       lsn: local.lsn,
       generation: local.generation,
       policy,
-      token: local.token,
+      reason: reason as PermFailedEvent['reason'],
+      ackedBy: this.#ackedBy(local.lsn, minRank, startedAt),
+      needed: verdict?.needed ?? 0,
+      missing: verdict?.missing ?? [],
     };
-    let localFlushForced = local.localFlushForced;
+    this.#logger.warn(
+      { lsn: local.lsn, policy, reason, needed: event.needed },
+      'commit not durable by its ack policy',
+    );
+    this.emit('permFailed', event);
+    return this.#receipt(commit, 'permFailed', reason, verdict, localFlushForced);
+  }
 
-    const receipt = (
-      outcome: CommitOutcome,
-      reason: CommitReceipt['reason'],
-      verdict: PolicyVerdict | undefined,
-    ): CommitReceipt => ({
-      ...base,
+  /** One literal with every field, always in this order: a receipt per commit stays cheap to make. */
+  #receipt(
+    commit: CommitInFlight,
+    outcome: CommitOutcome,
+    reason: CommitReceipt['reason'],
+    verdict: ReceiptVerdict | undefined,
+    localFlushForced: boolean,
+  ): CommitReceipt {
+    const { local, minRank, startedAt } = commit;
+    return {
+      txnId: local.txnId,
+      lsn: local.lsn,
+      generation: local.generation,
+      policy: commit.policy,
+      token: local.token,
       outcome,
       perm: outcome === 'unknown' ? undefined : outcome === 'acknowledged',
       reason,
@@ -424,89 +579,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       localFlushForced,
       localLevel: this.#localLevel(local.lsn),
       elapsedMs: this.#clock.now() - startedAt,
-    });
-
-    const settle = async (
-      outcome: CommitOutcome,
-      reason: CommitReceipt['reason'],
-      verdict: PolicyVerdict | undefined,
-    ) => {
-      if (outcome === 'acknowledged') this.#permAcknowledged++;
-      else if (outcome === 'unknown') this.#permUnknown++;
-      else {
-        this.#permFailures++;
-        if (this.log.durableLsn <= local.lsn) {
-          localFlushForced = true;
-          await this.log.logFlush({ sync: 'on' });
-        }
-        this.#debt.add(local.lsn, local.generation, policy, minRank);
-        const event: PermFailedEvent = {
-          lsn: local.lsn,
-          generation: local.generation,
-          policy,
-          reason: reason as PermFailedEvent['reason'],
-          ackedBy: this.#ackedBy(local.lsn, minRank, startedAt),
-          needed: verdict?.needed ?? 0,
-          missing: verdict?.missing ?? [],
-        };
-        this.#logger.warn(
-          { lsn: local.lsn, policy, reason, needed: event.needed },
-          'commit not durable by its ack policy',
-        );
-        this.emit('permFailed', event);
-      }
-      return receipt(outcome, reason, verdict);
     };
-
-    if (this.#base.role !== 'master' || this.#base.generation !== local.generation) {
-      return settle('unknown', 'lostMastership', undefined);
-    }
-    const first = this.#evaluate(local.lsn, policy, minRank);
-    if (first.satisfied)
-      return settle(first.perm ? 'acknowledged' : 'permFailed', first.perm ? undefined : 'notQuorum', first);
-    if (!first.possible) return settle('permFailed', 'unreachable', first);
-
-    const remaining = Math.max(0, timeoutMs - (this.#clock.now() - startedAt));
-    const result = await new Promise<{
-      outcome: CommitOutcome;
-      reason: CommitReceipt['reason'];
-      verdict: PolicyVerdict | undefined;
-    }>((resolve, reject) => {
-      let timer: TimerHandle | undefined;
-      const signal = options.signal;
-      const done = () => {
-        this.#pending.delete(pending);
-        if (timer !== undefined) this.#clock.clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const pending: PendingCommit = {
-        lsn: local.lsn,
-        policy,
-        minRank,
-        startedAt,
-        finish: (outcome, reason, verdict) => {
-          done();
-          resolve({ outcome, reason, verdict });
-        },
-      };
-      const onAbort = () => {
-        done();
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      timer = this.#clock.setTimeout(
-        () => {
-          const verdict = this.#evaluate(local.lsn, policy, minRank);
-          // all_available stops waiting at the timeout and judges durability by the quorum rule.
-          if (policy === 'all_available' && verdict.perm) pending.finish('acknowledged', undefined, verdict);
-          else pending.finish('permFailed', 'timeout', verdict);
-        },
-        remaining,
-        { keepAlive: true },
-      );
-      this.#pending.add(pending);
-    });
-    return settle(result.outcome, result.reason, result.verdict);
   }
 
   /**
@@ -867,9 +940,17 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
   #onAck(site: SiteId, lsn: number, level: AckLevel): void {
     const now = this.#clock.now();
     const previous = this.#acks.get(site);
-    if (previous === undefined || lsn > previous.lsn || level !== previous.level)
-      this.#acks.set(site, { lsn, level, at: now });
-    for (const pending of [...this.#pending]) {
+    if (previous === undefined) this.#acks.set(site, { lsn, level, at: now });
+    else if (lsn > previous.lsn || level !== previous.level) {
+      // Updated in place: an ack per frame from every client should not allocate.
+      previous.lsn = lsn;
+      previous.level = level;
+      previous.at = now;
+    }
+    for (const waiting of this.#waiting.values())
+      waiting.queue.settleFront(lsn, waiting.satisfied, waiting.settle);
+    if (this.#pendingAllAvailable.size === 0 && this.#debt.size === 0) return;
+    for (const pending of [...this.#pendingAllAvailable]) {
       if (pending.lsn > lsn) continue;
       const verdict = this.#evaluate(pending.lsn, pending.policy, pending.minRank);
       if (verdict.satisfied)
@@ -879,10 +960,10 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
           verdict,
         );
     }
+    if (this.#debt.size === 0) return;
     const restored = this.#debt.restore(
       (entry) =>
-        entry.generation === this.#base.generation &&
-        this.#evaluate(entry.lsn, entry.policy, entry.minRank).perm,
+        entry.generation === this.#base.generation && this.#isPerm(entry.lsn, entry.policy, entry.minRank),
     );
     if (restored !== undefined) {
       this.#logger.info({ lsn: restored.lsn, restored: restored.count }, 'durability restored');
@@ -892,6 +973,100 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         restored: restored.count,
       });
     }
+  }
+
+  /** A waiting commit left by another path than an ack: out of the sets, and out of its queue's front. */
+  #forget(pending: PendingCommit): void {
+    this.#pending.delete(pending);
+    this.#deadlines.settled();
+    if (this.#pendingAllAvailable.delete(pending)) return;
+    this.#waiting.get(`${pending.policy}/${pending.minRank}`)?.queue.dropDone();
+  }
+
+  #queueOf(policy: AckPolicy, minRank: number): WaitingCommits<PendingCommit> {
+    const key = `${policy}/${minRank}`;
+    let waiting = this.#waiting.get(key);
+    if (waiting === undefined) {
+      const plan = this.#planOf(policy)!;
+      waiting = {
+        queue: new WaitingCommits(),
+        satisfied: (lsn) => this.#satisfied(plan, lsn, minRank),
+        settle: (pending) =>
+          pending.finish('acknowledged', undefined, this.#metVerdict(plan, pending.lsn, minRank)),
+      };
+      this.#waiting.set(key, waiting);
+    }
+    return waiting.queue;
+  }
+
+  /** The policy as a threshold over the configured group with this site as master (undefined: all_available). */
+  #planOf(policy: AckPolicy): ThresholdPlan | undefined {
+    if (this.#plans.has(policy)) return this.#plans.get(policy);
+    let plan: ThresholdPlan | undefined;
+    if (policy !== 'all_available') {
+      // With nothing acked, a threshold verdict needs exactly its threshold.
+      const verdict = evaluatePolicy({
+        policy,
+        master: this.siteId,
+        sites: this.#group,
+        connected: new Set(this.#group.map((site) => site.id)),
+        acked: new Set(),
+        twoSiteStrict: this.#options.twoSiteStrict,
+      });
+      plan = { counting: verdict.counting, required: verdict.needed };
+    }
+    this.#plans.set(policy, plan);
+    return plan;
+  }
+
+  /** How many of the plan's counting sites hold `lsn` at `minRank` or above. No allocation. */
+  #ackCount(plan: ThresholdPlan, lsn: number, minRank: number): number {
+    let acked = 0;
+    for (const site of plan.counting) {
+      const ack = this.#acks.get(site);
+      if (ack !== undefined && ack.lsn >= lsn && ACK_LEVEL_RANK[ack.level] >= minRank) acked++;
+    }
+    return acked;
+  }
+
+  /** Exactly `evaluatePolicy(...).satisfied` for a threshold policy (and its `perm`). */
+  #satisfied(plan: ThresholdPlan, lsn: number, minRank: number): boolean {
+    return plan.required === 0 || this.#ackCount(plan, lsn, minRank) >= plan.required;
+  }
+
+  /** Exactly `evaluatePolicy(...).possible` for a threshold policy: acked or connected sites suffice. */
+  #possible(plan: ThresholdPlan, lsn: number, minRank: number): boolean {
+    const connected = this.#transport.connectedPeers();
+    let reachable = 0;
+    for (const site of plan.counting) {
+      const ack = this.#acks.get(site);
+      if (
+        connected.has(site) ||
+        (ack !== undefined && ack.lsn >= lsn && ACK_LEVEL_RANK[ack.level] >= minRank)
+      )
+        reachable++;
+    }
+    return reachable >= plan.required;
+  }
+
+  /** The receipt's view of a met threshold: nothing needed; who of the counting sites had not acked. */
+  #metVerdict(plan: ThresholdPlan, lsn: number, minRank: number): ReceiptVerdict {
+    if (plan.counting.length === 0) return MET_BY_NOBODY;
+    let missing: SiteId[] | undefined;
+    for (const site of plan.counting) {
+      const ack = this.#acks.get(site);
+      if (ack !== undefined && ack.lsn >= lsn && ACK_LEVEL_RANK[ack.level] >= minRank) continue;
+      missing ??= [];
+      missing.push(site);
+    }
+    return missing === undefined ? MET_BY_NOBODY : { needed: 0, missing };
+  }
+
+  #isPerm(lsn: number, policy: AckPolicy, minRank: number): boolean {
+    const plan = this.#planOf(policy);
+    return plan === undefined
+      ? this.#evaluate(lsn, policy, minRank).perm
+      : this.#satisfied(plan, lsn, minRank);
   }
 
   #evaluate(lsn: number, policy: AckPolicy, minRank: number): PolicyVerdict {
@@ -943,6 +1118,12 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     }, this.#options.heartbeatIntervalMs);
   }
 }
+
+/** A met verdict with nobody missing (shared: receipts only read it). */
+const MET_BY_NOBODY: ReceiptVerdict = Object.freeze({
+  needed: 0,
+  missing: Object.freeze([]) as readonly SiteId[],
+});
 
 /** Opens a replication manager: see `ReplicationManager.open`. */
 export function createReplicationManager(options: ManagerOptions): Promise<ReplicationManager> {
