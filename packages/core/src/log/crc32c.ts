@@ -46,10 +46,43 @@ export function crc32cTable(bytes: Uint8Array, start: number, end: number): numb
   return ~crc >>> 0;
 }
 
+/**
+ * `crc32cTable` reading the input through a DataView, eight bytes in two loads: faster, for a caller
+ * that keeps one view over a buffer it encodes many records into (creating a view costs more than it
+ * saves on one record).
+ */
+export function crc32cTableView(view: DataView, start: number, end: number): number {
+  const table = TABLE;
+  let crc = -1;
+  let index = start;
+  while (end - index >= 8) {
+    crc ^= view.getInt32(index, true);
+    const high = view.getInt32(index + 4, true);
+    crc =
+      table[1792 + (crc & 0xff)]! ^
+      table[1536 + ((crc >>> 8) & 0xff)]! ^
+      table[1280 + ((crc >>> 16) & 0xff)]! ^
+      table[1024 + (crc >>> 24)]! ^
+      table[768 + (high & 0xff)]! ^
+      table[512 + ((high >>> 8) & 0xff)]! ^
+      table[256 + ((high >>> 16) & 0xff)]! ^
+      table[high >>> 24]!;
+    index += 8;
+  }
+  while (index < end) crc = table[(crc ^ view.getUint8(index++)) & 0xff]! ^ (crc >>> 8);
+  return ~crc >>> 0;
+}
+
 /** CRC32C of bytes [start, end) of `bytes`. */
 export function crc32cRange(bytes: Uint8Array, start: number, end: number): number {
   if (end - start <= CRC32C_JS_MAX_BYTES) return crc32cTable(bytes, start, end);
-  return nativeCrc32c(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)) >>> 0;
+  return nativeCrc32c(new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start)) >>> 0;
+}
+
+/** CRC32C of bytes [start, end) of what `view` covers: `crc32cRange` through a view. */
+export function crc32cRangeView(view: DataView, start: number, end: number): number {
+  if (end - start <= CRC32C_JS_MAX_BYTES) return crc32cTableView(view, start, end);
+  return nativeCrc32c(new Uint8Array(view.buffer, view.byteOffset + start, end - start)) >>> 0;
 }
 
 export function crc32c(bytes: Uint8Array): number {

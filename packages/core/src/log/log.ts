@@ -396,7 +396,11 @@ export class WriteAheadLog implements AsyncDisposable {
         end += size;
       }
       const runBytes = end - offset;
-      this.#buffer.set(bytes.subarray(offset, end), this.#bufferUsed);
+      // The whole batch in one run is the common case: no view to make then.
+      this.#buffer.set(
+        runBytes === bytes.length ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset + offset, runBytes),
+        this.#bufferUsed,
+      );
       if (checkpointAt >= 0) this.#lastCheckpointLsn = this.#nextLsn + (checkpointAt - offset);
       this.#bufferUsed += runBytes;
       this.#nextLsn += runBytes;

@@ -13,7 +13,7 @@
  *
  * The next record's LSN is `lsn + length`: LSNs are byte positions and strictly increase.
  */
-import { crc32cRange } from './crc32c.js';
+import { crc32cRange, crc32cRangeView } from './crc32c.js';
 
 export const RECORD_HEADER_BYTES = 32;
 const TWO_POW_32 = 0x1_0000_0000;
@@ -87,6 +87,38 @@ export function encodeRecordInto(
   putUint32(target, offset + 28, Math.floor(txnId / TWO_POW_32));
   target.set(payload, offset + RECORD_HEADER_BYTES);
   putUint32(target, offset, crc32cRange(target, offset + 4, offset + length));
+  return length;
+}
+
+/**
+ * `encodeRecordInto` for a buffer encoded into many times: `view` is a DataView over exactly the bytes
+ * of `target` (same buffer, same offset), kept by the caller, through which the header is written and
+ * the CRC read a word at a time. Same bytes, same checks, same result.
+ */
+export function encodeRecordIntoView(
+  view: DataView,
+  target: Uint8Array,
+  offset: number,
+  lsn: number,
+  generation: number,
+  type: RecordType,
+  txnId: number,
+  payload: Uint8Array,
+): number {
+  const length = RECORD_HEADER_BYTES + payload.length;
+  if (generation >>> 0 !== generation || lsn < 0 || txnId < 0 || offset + length > target.length) {
+    throw new RangeError(`record field out of range (generation ${generation}, lsn ${lsn}, txn ${txnId})`);
+  }
+  view.setUint32(offset + 4, length, true);
+  view.setUint32(offset + 8, lsn % TWO_POW_32, true);
+  view.setUint32(offset + 12, Math.floor(lsn / TWO_POW_32), true);
+  view.setUint32(offset + 16, generation, true);
+  // The type byte, then the flags and reserved bytes, all 0.
+  view.setUint32(offset + 20, type, true);
+  view.setUint32(offset + 24, txnId % TWO_POW_32, true);
+  view.setUint32(offset + 28, Math.floor(txnId / TWO_POW_32), true);
+  target.set(payload, offset + RECORD_HEADER_BYTES);
+  view.setUint32(offset, crc32cRangeView(view, offset + 4, offset + length), true);
   return length;
 }
 

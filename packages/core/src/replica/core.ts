@@ -19,6 +19,7 @@
 import { InvalidStateError, RecordTooLargeError } from '../errors.js';
 import {
   encodeRecordInto,
+  encodeRecordIntoView,
   RECORD_HEADER_BYTES,
   RecordType,
   recordGenerationAt,
@@ -85,6 +86,13 @@ const NEW_GENERATION_PAYLOAD_BYTES = 4;
 const COMMIT_PAYLOAD_BYTES = 4;
 /** Scratch for a commit record's payload (its record count): encodeRecordInto copies it at once. */
 const COMMIT_PAYLOAD = Buffer.alloc(COMMIT_PAYLOAD_BYTES);
+/**
+ * The smallest bulk buffer: a batch buffer starts at the size of the previous batch (rounded up to a
+ * power of two), at least this, and doubles when a batch outgrows it.
+ */
+const MIN_BULK_BUFFER_BYTES = 4096;
+const NO_BULK_BUFFER = new Uint8Array(0);
+const NO_BULK_VIEW = new DataView(NO_BULK_BUFFER.buffer);
 
 function ignore(reason: string): ProcessResult {
   return { code: 'IGNORE', reason };
@@ -139,8 +147,18 @@ export class ReplicaCore {
 
   // Master side.
   readonly #peers = new Map<SiteId, PeerState>();
-  #bulk: Uint8Array[] = [];
+  /**
+   * Bulk on: the batch of live records, encoded straight into this buffer by `propose` (a master's
+   * append effects are views into it) and shipped as one view of it. A shipped buffer is never written
+   * again: the next batch gets a new one.
+   */
+  #bulkBuffer: Uint8Array = NO_BULK_BUFFER;
+  /** A DataView over exactly `#bulkBuffer`: records are encoded through it. */
+  #bulkView = NO_BULK_VIEW;
+  /** Bytes of `#bulkBuffer` in use: the batch so far. */
   #bulkBytes = 0;
+  /** Size of the last batch shipped: what the next batch's buffer is sized for. */
+  #lastBulkBytes = 0;
   #bulkRecords = 0;
   #bulkPrevGeneration = 0;
   #bulkHasCommit = false;
@@ -294,32 +312,35 @@ export class ReplicaCore {
       }
       size += RECORD_HEADER_BYTES + payload.length;
     }
-    const bytes = Buffer.allocUnsafe(size);
     const txnId = this.#nextTxnId++;
     const generation = this.#generation;
     const firstLsn = this.#nextLsn;
-    let offset = 0;
-    for (const payload of payloads) {
-      offset += encodeRecordInto(
-        bytes,
-        offset,
-        firstLsn + offset,
-        generation,
-        RecordType.data,
+    const bulk = this.#config.bulk.enabled;
+    // Bulk on: encoded straight into the batch (no buffer per transaction, no copy at shipping).
+    let bytes: Uint8Array;
+    if (bulk) {
+      this.#reserveBulk(size);
+      bytes = this.#encodeTransaction(
+        this.#bulkBuffer,
+        this.#bulkView,
+        this.#bulkBytes,
+        size,
+        payloads,
         txnId,
-        payload,
       );
+    } else {
+      const own = Buffer.allocUnsafe(size);
+      bytes = this.#encodeTransaction(own, undefined, 0, size, payloads, txnId);
     }
-    const commitLsn = firstLsn + offset;
-    COMMIT_PAYLOAD.writeUInt32LE(payloads.length, 0);
-    encodeRecordInto(bytes, offset, commitLsn, generation, RecordType.commit, txnId, COMMIT_PAYLOAD);
+    const commitLsn = firstLsn + size - RECORD_HEADER_BYTES - COMMIT_PAYLOAD_BYTES;
     // What #appendLocal would learn by reading the records back, known here already: one generation,
     // one transaction (its id taken above), the commit last.
     this.#effects.push({ type: 'append', bytes, firstLsn, endLsn: firstLsn + size });
     this.#history.noteRecord(generation, firstLsn);
     this.#lastCommitLsn = commitLsn;
     this.#nextLsn = firstLsn + size;
-    this.#broadcast(bytes, firstLsn, true, payloads.length + 1);
+    if (bulk) this.#addToBulk(firstLsn, size, true, payloads.length + 1);
+    else this.#sendLiveNow(bytes, firstLsn, true);
     this.#effects.push({
       type: 'apply',
       txn: { txnId, generation, commitLsn, endLsn: firstLsn + size, payloads },
@@ -332,6 +353,91 @@ export class ReplicaCore {
       endLsn: firstLsn + size,
       token: { generation, lsn: commitLsn },
     };
+  }
+
+  /**
+   * Encodes a transaction of `payloads` (data records, then the commit record) at `offset` of `target`,
+   * at the log's end, and returns a view of exactly its bytes. `view`: a DataView over `target`.
+   */
+  #encodeTransaction(
+    target: Uint8Array,
+    view: DataView | undefined,
+    offset: number,
+    size: number,
+    payloads: readonly Uint8Array[],
+    txnId: number,
+  ): Uint8Array {
+    const generation = this.#generation;
+    const firstLsn = this.#nextLsn;
+    let at = offset;
+    for (const payload of payloads) {
+      at +=
+        view === undefined
+          ? encodeRecordInto(
+              target as Buffer,
+              at,
+              firstLsn + (at - offset),
+              generation,
+              RecordType.data,
+              txnId,
+              payload,
+            )
+          : encodeRecordIntoView(
+              view,
+              target,
+              at,
+              firstLsn + (at - offset),
+              generation,
+              RecordType.data,
+              txnId,
+              payload,
+            );
+    }
+    COMMIT_PAYLOAD.writeUInt32LE(payloads.length, 0);
+    const commitLsn = firstLsn + (at - offset);
+    at +=
+      view === undefined
+        ? encodeRecordInto(
+            target as Buffer,
+            at,
+            commitLsn,
+            generation,
+            RecordType.commit,
+            txnId,
+            COMMIT_PAYLOAD,
+          )
+        : encodeRecordIntoView(
+            view,
+            target,
+            at,
+            commitLsn,
+            generation,
+            RecordType.commit,
+            txnId,
+            COMMIT_PAYLOAD,
+          );
+    if (at - offset !== size) throw new Error(`encoded ${at - offset} bytes of a ${size}-byte transaction`);
+    return offset === 0 && size === target.length
+      ? target
+      : new Uint8Array(target.buffer, target.byteOffset + offset, size);
+  }
+
+  /** Makes room for `bytes` more at the end of the batch: a first buffer, or a bigger copy. */
+  #reserveBulk(bytes: number): void {
+    const needed = this.#bulkBytes + bytes;
+    if (needed <= this.#bulkBuffer.length) return;
+    let capacity = Math.max(MIN_BULK_BUFFER_BYTES, this.#bulkBuffer.length * 2);
+    if (this.#bulkBytes === 0) {
+      // A new batch: sized for one like the last (bounded by the batch limit), so it rarely grows.
+      const expected = Math.min(this.#lastBulkBytes, this.#config.bulk.maxBytes);
+      while (capacity < expected) capacity *= 2;
+    }
+    while (capacity < needed) capacity *= 2;
+    const grown = Buffer.allocUnsafe(capacity);
+    // Views already handed out (append effects) keep the old buffer; it is never written again.
+    grown.set(this.#bulkBuffer.subarray(0, this.#bulkBytes), 0);
+    this.#bulkBuffer = grown;
+    this.#bulkView = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
 
   // ---- time ----
@@ -1042,10 +1148,7 @@ export class ReplicaCore {
   }
 
   #dropMasterState(): void {
-    this.#bulk = [];
-    this.#bulkBytes = 0;
-    this.#bulkRecords = 0;
-    this.#bulkHasCommit = false;
+    this.#resetBulk();
     this.#reads.clear();
     this.#snapshots.clear();
     for (const peer of this.#peers.values()) {
@@ -1096,34 +1199,56 @@ export class ReplicaCore {
 
   /** Live records go to every synced peer, batched when bulk is on. */
   #broadcast(bytes: Uint8Array, firstLsn: number, hasCommit: boolean, records: number): void {
-    const bulk = this.#config.bulk;
-    if (!bulk.enabled) {
-      this.#broadcastLsn = firstLsn + bytes.length;
-      this.#sendLive(bytes, this.#history.generationAt(firstLsn - 1), hasCommit);
+    if (!this.#config.bulk.enabled) {
+      this.#sendLiveNow(bytes, firstLsn, hasCommit);
       return;
     }
+    this.#reserveBulk(bytes.length);
+    this.#bulkBuffer.set(bytes, this.#bulkBytes);
+    this.#addToBulk(firstLsn, bytes.length, hasCommit, records);
+  }
+
+  /** Bulk off: ships `bytes` at once. */
+  #sendLiveNow(bytes: Uint8Array, firstLsn: number, hasCommit: boolean): void {
+    this.#broadcastLsn = firstLsn + bytes.length;
+    this.#sendLive(bytes, this.#history.generationAt(firstLsn - 1), hasCommit);
+  }
+
+  /** Counts `bytes` just written at the end of the bulk buffer into the batch; ships it when it is full. */
+  #addToBulk(firstLsn: number, bytes: number, hasCommit: boolean, records: number): void {
+    const bulk = this.#config.bulk;
     if (this.#bulkBytes === 0) {
       this.#bulkPrevGeneration = this.#history.generationAt(firstLsn - 1);
       this.#bulkStartedAt = this.#now;
     }
-    this.#bulk.push(bytes);
-    this.#bulkBytes += bytes.length;
+    this.#bulkBytes += bytes;
     this.#bulkRecords += records;
     this.#bulkHasCommit ||= hasCommit;
-    this.#broadcastLsn = firstLsn + bytes.length;
+    this.#broadcastLsn = firstLsn + bytes;
     if (this.#bulkBytes >= bulk.maxBytes || this.#bulkRecords >= bulk.maxRecords) this.#flushBulk();
   }
 
   #flushBulk(): void {
     if (this.#bulkBytes === 0) return;
-    const bytes = this.#bulk.length === 1 ? this.#bulk[0]! : Buffer.concat(this.#bulk, this.#bulkBytes);
+    const buffer = this.#bulkBuffer;
+    const bytes =
+      this.#bulkBytes === buffer.length
+        ? buffer
+        : new Uint8Array(buffer.buffer, buffer.byteOffset, this.#bulkBytes);
     const hasCommit = this.#bulkHasCommit;
     const prevGeneration = this.#bulkPrevGeneration;
-    this.#bulk = [];
+    this.#lastBulkBytes = this.#bulkBytes;
+    this.#resetBulk();
+    this.#sendLive(bytes, prevGeneration, hasCommit);
+  }
+
+  /** Empties the batch; its buffer goes with what was shipped (or is dropped) and is not written again. */
+  #resetBulk(): void {
+    this.#bulkBuffer = NO_BULK_BUFFER;
+    this.#bulkView = NO_BULK_VIEW;
     this.#bulkBytes = 0;
     this.#bulkRecords = 0;
     this.#bulkHasCommit = false;
-    this.#sendLive(bytes, prevGeneration, hasCommit);
   }
 
   #sendLive(bytes: Uint8Array, prevGeneration: number, hasCommit: boolean): void {

@@ -135,3 +135,45 @@ describe('crc32c register arithmetic', () => {
     }
   });
 });
+
+describe('encoding through a DataView', () => {
+  it('encodeRecordIntoView writes the same bytes as encodeRecordInto, at any offset of a shared buffer', async () => {
+    const { encodeRecordInto, encodeRecordIntoView } = await import('../../src/log/record.js');
+    const { crc32cRange, crc32cRangeView, CRC32C_JS_MAX_BYTES } = await import('../../src/log/crc32c.js');
+    // A view that starts inside a larger ArrayBuffer, as pooled Buffers do.
+    const backing = new ArrayBuffer(8192);
+    const target = new Uint8Array(backing, 24, 4096);
+    const view = new DataView(backing, 24, 4096);
+    const expected = Buffer.alloc(4096);
+    const sizes = [0, 1, 4, 7, 8, 96, 128, CRC32C_JS_MAX_BYTES - 32, CRC32C_JS_MAX_BYTES - 31, 1000];
+    let offset = 0;
+    for (const [index, size] of sizes.entries()) {
+      const payload = Uint8Array.from({ length: size }, (_, at) => (at * 31 + index) & 0xff);
+      const lsn = [1, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1][index % 4]!;
+      const txnId = [0, 5, 2 ** 40, 2 ** 32 + 3][index % 4]!;
+      const type = ((index % 5) + 1) as RecordType;
+      const written = encodeRecordIntoView(view, target, offset, lsn, index * 7, type, txnId, payload);
+      expect(encodeRecordInto(expected, offset, lsn, index * 7, type, txnId, payload)).toBe(written);
+      expect(Buffer.from(target.subarray(offset, offset + written))).toEqual(
+        expected.subarray(offset, offset + written),
+      );
+      expect(decodeRecordAt(expected, offset, offset + written, 1 << 20, lsn)).toMatchObject({ ok: true });
+      for (const start of [offset, offset + 1, offset + 4]) {
+        expect(crc32cRangeView(view, start, offset + written)).toBe(
+          crc32cRange(target, start, offset + written),
+        );
+      }
+      offset += written + (index % 3);
+    }
+    // The same refusals: a field out of range, or no room in the target.
+    expect(() => encodeRecordIntoView(view, target, 0, -1, 1, RecordType.data, 0, Buffer.alloc(1))).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      encodeRecordIntoView(view, target, 0, 1, 2 ** 32, RecordType.data, 0, Buffer.alloc(1)),
+    ).toThrow(RangeError);
+    expect(() => encodeRecordIntoView(view, target, 4090, 1, 1, RecordType.data, 0, Buffer.alloc(1))).toThrow(
+      RangeError,
+    );
+  });
+});

@@ -286,6 +286,110 @@ describe('propose', () => {
   });
 });
 
+describe('propose with bulk on: records encoded straight into the batch buffer', () => {
+  /**
+   * Proposes the same transactions on a bulk-on and a bulk-off master. The bulk-off master shipped its
+   * new-generation record at once (before this looks); the bulk-on one batched it (it holds no commit),
+   * so it leads the first batch: `shippedOn` is every batch after it.
+   */
+  function proposeOnBoth(transactions: readonly (readonly Buffer[])[], maxBytes = 1024 * 1024) {
+    const on = masterWithPeers({ bulk: bulk({ enabled: true, maxBytes }) });
+    const off = masterWithPeers({ bulk: BULK_OFF });
+    const appendsOn: Uint8Array[] = [];
+    const copiesOn: Buffer[] = [];
+    const shipsOn: Uint8Array[] = [];
+    const appendsOff: Uint8Array[] = [];
+    const shipsOff: Uint8Array[] = [];
+    for (const payloadList of transactions) {
+      expect(on.propose(payloadList)).toEqual(off.propose(payloadList));
+      for (const effect of on.takeEffects()) {
+        if (effect.type === 'append') {
+          appendsOn.push(effect.bytes);
+          copiesOn.push(Buffer.from(effect.bytes)); // what a log copies when it performs the effect
+        }
+        if (effect.type === 'ship') shipsOn.push(effect.message.records);
+      }
+      for (const effect of off.takeEffects()) {
+        if (effect.type === 'append') appendsOff.push(effect.bytes);
+        if (effect.type === 'ship') shipsOff.push(effect.message.records);
+      }
+    }
+    on.step({ type: 'flushBulk' });
+    for (const effect of ofType(on.takeEffects(), 'ship')) shipsOn.push(effect.message.records);
+    expect(decodeRecords(shipsOn[0]!)[0]?.type).toBe(RecordType.newGeneration);
+    const all = Buffer.concat(shipsOn.map((bytes) => Buffer.from(bytes)));
+    return {
+      appendsOn,
+      copiesOn,
+      shipsOn,
+      shippedOn: all.subarray(GENERATION_RECORD_BYTES),
+      appendsOff: appendsOff.map((bytes) => Buffer.from(bytes)),
+      shippedOff: Buffer.concat(shipsOff.map((bytes) => Buffer.from(bytes))),
+    };
+  }
+
+  it('appends and ships exactly the bytes a bulk-off master does, across buffer growth', () => {
+    // Sizes that overrun the first 4 KiB buffer and then the next ones, including one transaction larger
+    // than any buffer so far, so the batch buffer is replaced while earlier views are still held.
+    const transactions = [
+      ...Array.from({ length: 40 }, (_, index) => payloads(`t${index}`.padEnd(100 + index, '.'))),
+      [Buffer.alloc(20_000, 7), Buffer.alloc(3, 8)],
+      ...Array.from({ length: 30 }, (_, index) => payloads(`u${index}`, 'v'.repeat(index * 50))),
+    ];
+    const { appendsOn, copiesOn, shipsOn, shippedOn, appendsOff, shippedOff } = proposeOnBoth(transactions);
+    expect(appendsOn.map((bytes) => Buffer.from(bytes))).toEqual(appendsOff);
+    // A view handed out in an append effect never changes afterwards (later records, growth, the flush).
+    expect(appendsOn.map((bytes) => Buffer.from(bytes))).toEqual(copiesOn);
+    expect(shipsOn).toHaveLength(1);
+    expect(shippedOn).toEqual(shippedOff);
+    const records = transactions.reduce((sum, txn) => sum + txn.length + 1, 0);
+    expect(decodeRecords(shipsOn[0]!)).toHaveLength(1 + records);
+  });
+
+  it('a batch that reaches bulk.maxBytes ships, and later batches never write over it', () => {
+    const transactions = Array.from({ length: 12 }, (_, index) => payloads('x'.repeat(200 + index)));
+    const { appendsOn, copiesOn, shipsOn, shippedOn, shippedOff } = proposeOnBoth(transactions, 1000);
+    expect(shipsOn.length).toBeGreaterThan(2);
+    expect(shippedOn).toEqual(shippedOff);
+    expect(appendsOn.map((bytes) => Buffer.from(bytes))).toEqual(copiesOn);
+    // Each batch is its own memory, and a batch held since it shipped still reads as it did then.
+    expect(new Set(shipsOn.map((bytes) => bytes.buffer)).size).toBe(shipsOn.length);
+    const on = masterWithPeers({ bulk: bulk({ enabled: true, maxBytes: 1000 }) });
+    const held: Uint8Array[] = [];
+    const copies: Buffer[] = [];
+    for (const payloadList of transactions) {
+      on.propose(payloadList);
+      for (const ship of ofType(on.takeEffects(), 'ship')) {
+        held.push(ship.message.records);
+        copies.push(Buffer.from(ship.message.records));
+      }
+    }
+    expect(held.length).toBeGreaterThan(2);
+    expect(held.map((bytes) => Buffer.from(bytes))).toEqual(copies);
+  });
+
+  it('the new-generation record leads the first batch, ahead of the first transaction', () => {
+    const core = new ReplicaCore(coreConfig('M', { peers: ['B'], bulk: bulk({ enabled: true }) }));
+    core.step({ type: 'becomeMaster', generation: 2 });
+    core.step(
+      message('B', { type: 'syncRequest', generation: 2, lastLsn: 1, lastGeneration: 0, nextLsn: 1 }),
+    );
+    core.takeEffects();
+    core.propose(payloads('a'));
+    core.step({ type: 'flushBulk' });
+    const ships = ofType(core.takeEffects(), 'ship');
+    expect(ships).toHaveLength(1);
+    const records = decodeRecords(ships[0]!.message.records);
+    expect(records.map((record) => record.type)).toEqual([
+      RecordType.newGeneration,
+      RecordType.data,
+      RecordType.commit,
+    ]);
+    expect(records[0]).toMatchObject({ lsn: 1, generation: 2 });
+    expect(records[1]).toMatchObject({ lsn: 1 + GENERATION_RECORD_BYTES, generation: 2 });
+  });
+});
+
 describe('acks', () => {
   function masterWithCommits(): { core: ReplicaCore; commits: number[] } {
     const core = masterWithPeers({ bulk: BULK_OFF }, 2);
