@@ -98,7 +98,12 @@ export class ElectionCore {
   #master: SiteId | undefined;
   #generation = 0;
   #hadMaster = false;
-  /** Started with no election record: a new site, or one whose data directory was wiped. */
+  /**
+   * Started with no election record: a new site, or one whose data directory was wiped. While its log
+   * is also empty it votes only in a brand-new group (everyone present and empty). Known gap: once a
+   * wiped site has re-synced part of its log it votes again, before it holds everything it once
+   * acknowledged (closing it needs the master's perm LSN, which heartbeats carry, in the election).
+   */
   #unrecorded = false;
 
   // Client side: when the master was last heard, and when this site suspects it (randomised).
@@ -606,10 +611,9 @@ export class ElectionCore {
     this.#phase = 'voted';
     const mine = this.#logInfo();
     if (this.#unrecorded && isEmptyLog(mine)) {
-      // A site with an empty log and no election record may have been wiped: its vote could elect a site
-      // missing commits it once acknowledged. It votes only when the whole group is present and empty
-      // (a new group), or once it has re-synced from a master.
-      const allEmpty = [...this.#vote1s.values()].every((info) => isEmptyLog(info));
+      // No election record and an empty log: maybe wiped (see #unrecorded). It votes only when the
+      // whole group is present and every log is empty (a new group).
+      const allEmpty = isEmptyLog(mine) && [...this.#vote1s.values()].every((info) => isEmptyLog(info));
       if (!everyone || !allEmpty) {
         this.#refuse('emptyLog');
         return;
@@ -682,7 +686,7 @@ export class ElectionCore {
       votesNeeded: this.#electableNeeded,
       missing,
       reason: this.#transfer
-        ? `transfer of mastership; ${explainWin(self, candidates)}`
+        ? `mastership transferred here; its log is as up to date as any candidate's (generation ${self.dataGeneration}, LSN ${self.lastLsn})`
         : explainWin(self, candidates),
       full: this.#full,
       transfer: this.#transfer,

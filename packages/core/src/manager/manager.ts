@@ -334,7 +334,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         base: this.#base,
         log,
         clock,
-        logger: this.#logger.child({ component: 'election' }),
+        logger: (options.logger ?? silentLogger).child({ site: options.siteId, component: 'election' }),
         send: (frame, target) => this.#send(frame, target),
         connected: () => this.#transport.connectedPeers(),
         events: {
@@ -690,7 +690,6 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     return log.writtenLsn > lsn ? 'written' : 'buffered';
   }
 
-  /** Asynchronous replication: ships every queued record now. Synchronous: a no-op. */
   /**
    * Hands mastership to `target` (elections on): new commits are refused, the target is caught up to
    * this master's last commit, then it is elected at once (the group's leases are released). Resolves
@@ -749,11 +748,13 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     while (!condition()) {
       signal?.throwIfAborted();
       if (this.#closed || this.#clock.now() >= deadline) return false;
-      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, 5));
+      // keepAlive: someone awaits this (an idle process must not exit mid-transfer).
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, 5, { keepAlive: true }));
     }
     return true;
   }
 
+  /** Asynchronous replication: ships every queued record now. Synchronous: a no-op. */
   async sync(): Promise<void> {
     if (this.#base.role === 'master') await this.#base.ship();
   }
