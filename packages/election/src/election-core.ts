@@ -414,7 +414,7 @@ export class ElectionCore {
     this.#pendingReason = undefined;
     if (pending !== undefined) return pending;
     if (this.#master === undefined) return this.#hadMaster ? 'no master' : 'no master since start';
-    return `master ${this.#master} silent for ${this.#now - this.#lastHeardFromMaster} ms`;
+    return `master ${this.#master} silent for ${Math.round(this.#now - this.#lastHeardFromMaster)} ms`;
   }
 
   #leaseLive(): boolean {

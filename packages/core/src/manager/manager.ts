@@ -1111,7 +1111,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         const reason =
           this.#base.master === undefined
             ? 'no master known'
-            : `master ${this.#base.master} silent for ${now - this.#lastHeardFromMaster} ms`;
+            : `master ${this.#base.master} silent for ${Math.round(now - this.#lastHeardFromMaster)} ms`;
         this.#logger.warn({ master: this.#base.master }, reason);
         this.emit('holdElection', { reason });
       }
