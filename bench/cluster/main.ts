@@ -197,6 +197,15 @@ async function startClusters(
   return clusters;
 }
 
+function gitState(): { commit: string; uncommittedChanges: boolean } {
+  const git = (...args: string[]) =>
+    spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  return {
+    commit: git('rev-parse', '--short', 'HEAD') || 'unknown',
+    uncommittedChanges: git('status', '--porcelain', '--', 'packages', 'examples') !== '',
+  };
+}
+
 function buildPackages(): void {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   progress('building the packages under test (tsc -b) ...');
@@ -344,6 +353,7 @@ async function main(): Promise<void> {
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
       date: new Date().toISOString(),
       loadavg,
+      ...gitState(),
     },
     settings: {
       quick: args.quick,

@@ -80,6 +80,9 @@ export interface Results {
     readonly date: string;
     /** 1-minute load average at the start and end of the run, and at the start of each phase. */
     readonly loadavg: Readonly<Record<string, number>>;
+    /** The commit measured, and whether packages/ or examples/ had changes not committed. */
+    readonly commit: string;
+    readonly uncommittedChanges: boolean;
   };
   readonly settings: {
     readonly quick: boolean;
@@ -485,7 +488,8 @@ export function markdown(results: Results, findings?: string): string {
   return [
     '# Cluster benchmark (`pnpm bench`)',
     '',
-    `Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.platform}, ${machine.date}${settings.quick ? ' (**quick run**)' : ''}; ${results.durationSeconds.toFixed(0)} s in all. ` +
+    `Commit \`${machine.commit}\`${machine.uncommittedChanges ? ' **with uncommitted changes in packages/ or examples/**' : ''}. ` +
+      `Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.platform}, ${machine.date}${settings.quick ? ' (**quick run**)' : ''}; ${results.durationSeconds.toFixed(0)} s in all. ` +
       `**1-minute load average**: ${load} — other work on this shared machine takes CPU from every process here, so read the spread columns too.`,
     '',
     `Every cell ran ${settings.runs} times for ${settings.runSeconds} s after one discarded ${settings.warmupSeconds} s warm-up run; each round runs every cell of its phase once, in a rotating order, together with the limit loops (${settings.limitSeconds} s each), so the cells and the limits they are held against are measured side by side. Tables quote the **median** of the runs (min–max: the spread of the rate). Packages under test: \`${settings.code}\`${settings.code === 'dist' ? ' (the compiled output an application runs; sites run on plain node, without tsx)' : ' (TypeScript source through tsx)'}.`,
