@@ -6,8 +6,9 @@
  * `becomeClient`) or, in the manager, by elections.
  *
  * This is the shell around the pure `ReplicaCore`: it performs the core's effects in order. Every entry
- * point runs through one serial chain, so effects of one input are performed before the next input is
- * stepped; flushes run in the background and report back as `durable` inputs.
+ * point runs in turn — at once when nothing else is running or waiting, else after what is — so effects
+ * of one input are performed before the next input is stepped; flushes run in the background and report
+ * back as `durable` inputs.
  */
 import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
@@ -15,7 +16,7 @@ import { InvalidStateError } from '../errors.js';
 import type { WriteAheadLog } from '../log/log.js';
 import { RecordType } from '../log/record.js';
 import { DEFAULT_CORE_CONFIG, type ReplicaCoreConfig, type TestMutations } from '../replica/config.js';
-import { ReplicaCore } from '../replica/core.js';
+import { type ProposeResult, ReplicaCore } from '../replica/core.js';
 import type { HistoryEntry } from '../replica/history.js';
 import type { StateMachine } from '../replica/state-machine.js';
 import {
@@ -124,9 +125,14 @@ export interface BaseReplicaEvents {
 
 export type WaitAppliedOutcome = 'applied' | 'rolledBack';
 
+interface ShipOutcome {
+  readonly ok: boolean;
+  readonly to: readonly SiteId[];
+}
+
 interface ShipWaiter {
   readonly endLsn: number;
-  readonly resolve: (outcome: { ok: boolean; to: readonly SiteId[] }) => void;
+  readonly resolve: (outcome: ShipOutcome) => void;
 }
 
 interface AppliedWaiter {
@@ -134,6 +140,11 @@ interface AppliedWaiter {
   readonly resolve: (outcome: WaitAppliedOutcome) => void;
   readonly reject: (error: Error) => void;
 }
+
+const NO_TASK = (): void => {};
+
+/** What a commit that does not wait for its batch to leave reports: sent to nobody yet. */
+const NOT_SHIPPED: ShipOutcome = Object.freeze({ ok: true, to: Object.freeze([]) as readonly SiteId[] });
 
 function defaultAckLevel(log: WriteAheadLog): AckLevel {
   switch (log.durability) {
@@ -155,7 +166,11 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   readonly #send: SendFunction;
   readonly #clock: Clock;
   readonly #core: ReplicaCore;
-  #chain: Promise<unknown> = Promise.resolve();
+  /** Tasks running or waiting their turn. 0: the next task runs at once, synchronously. */
+  #pendingTasks = 0;
+  /** Starters of the tasks waiting their turn, first in first out from `#waitingHead`. */
+  #waiting: (() => void)[] = [];
+  #waitingHead = 0;
   #timer: TimerHandle | undefined;
   #timerAt: number | undefined;
   #bulkFlushScheduled = false;
@@ -239,14 +254,14 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   }
 
   becomeMaster(generation: number): Promise<void> {
-    return this.#serialize(() => {
+    return this.#inTurn(() => {
       this.#core.step({ type: 'becomeMaster', generation });
       return this.#execute();
     });
   }
 
   becomeClient(): Promise<void> {
-    return this.#serialize(() => {
+    return this.#inTurn(() => {
       this.#core.step({ type: 'becomeClient' });
       return this.#execute();
     });
@@ -254,21 +269,21 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
 
   /** An election at `generation` is under way: ignore masters of older generations from now on. */
   fence(generation: number): Promise<void> {
-    return this.#serialize(() => {
+    return this.#inTurn(() => {
       this.#core.step({ type: 'fence', generation });
       return this.#execute();
     });
   }
 
   peerUp(site: SiteId): Promise<void> {
-    return this.#serialize(() => {
+    return this.#inTurn(() => {
       this.#core.step({ type: 'peerUp', site });
       return this.#execute();
     });
   }
 
   peerDown(site: SiteId): Promise<void> {
-    return this.#serialize(() => {
+    return this.#inTurn(() => {
       this.#core.step({ type: 'peerDown', site });
       return this.#execute();
     });
@@ -285,22 +300,15 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     options: { readonly waitForShip?: boolean } = {},
   ): Promise<BaseCommitResult> {
     const waitForShip = options.waitForShip ?? this.#shipOnCommit;
-    const { proposed, shipped } = await this.#serialize(async () => {
-      const proposed = this.#core.propose(payloads);
-      const shipped = new Promise<{ ok: boolean; to: readonly SiteId[] }>((resolve) =>
-        this.#shipWaiters.push({ endLsn: proposed.endLsn, resolve }),
-      );
-      await this.#execute();
-      if (this.#shipOnCommit) this.#scheduleBulkFlush();
-      return { proposed, shipped };
-    });
+    const turn = this.#serialize(() => this.#propose(payloads));
+    const { proposed, shipped } = turn instanceof Promise ? await turn : turn;
     const mode = this.#log.durability;
     const localDurable =
       mode === 'fsync' || mode === 'dsync' ? this.#log.logFlush({ sync: 'on' }) : undefined;
     // Awaited below, after the ship; until then a failure must not surface as an unhandled rejection.
     localDurable?.catch(() => undefined);
     // Asynchronous replication does not wait for the batch to leave: it counts as sent to nobody yet.
-    const outcome = waitForShip ? await shipped : { ok: true, to: [] as readonly SiteId[] };
+    const outcome = waitForShip ? await shipped : NOT_SHIPPED;
     let localFlushForced = false;
     if (!outcome.ok && this.#log.durableLsn <= proposed.commitLsn) {
       localFlushForced = true;
@@ -316,6 +324,27 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       sentTo: outcome.to,
       localFlushForced,
     };
+  }
+
+  /** The commit's turn: proposes, performs the effects, and says when the records will have shipped. */
+  #propose(
+    payloads: readonly Uint8Array[],
+  ):
+    | { proposed: ProposeResult; shipped: Promise<ShipOutcome> }
+    | Promise<{ proposed: ProposeResult; shipped: Promise<ShipOutcome> }> {
+    const proposed = this.#core.propose(payloads);
+    const shipped = new Promise<ShipOutcome>((resolve) =>
+      this.#shipWaiters.push({ endLsn: proposed.endLsn, resolve }),
+    );
+    const executed = this.#execute();
+    if (executed === undefined) {
+      if (this.#shipOnCommit) this.#scheduleBulkFlush();
+      return { proposed, shipped };
+    }
+    return executed.then(() => {
+      if (this.#shipOnCommit) this.#scheduleBulkFlush();
+      return { proposed, shipped };
+    });
   }
 
   /**
@@ -336,10 +365,12 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       this.emit('forwarded', { from, message });
       return { code: 'OK' };
     }
-    const result = await this.#serialize(() => {
+    const turn = this.#serialize(() => {
       const result = this.#core.step({ type: 'message', from, message });
-      return this.#execute().then(() => result);
+      const executed = this.#execute();
+      return executed === undefined ? result : executed.then(() => result);
     });
+    const result = turn instanceof Promise ? await turn : turn;
     if (result.code === 'ISPERM' && !(await this.#awaitOwnLevel(result.lsn))) {
       return {
         code: 'IGNORE',
@@ -351,7 +382,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
 
   /** Ships every batched live record now (asynchronous replication's explicit sync). */
   ship(): Promise<void> {
-    return this.#serialize(() => {
+    return this.#inTurn(() => {
       this.#core.step({ type: 'flushBulk', force: true });
       return this.#execute();
     });
@@ -407,7 +438,8 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    await this.#chain.catch(() => undefined);
+    // Every task started before the close finishes first (a failure in one is its caller's business).
+    await Promise.resolve(this.#enqueue(() => undefined)).catch(() => undefined);
     for (const waiter of this.#shipWaiters.splice(0)) waiter.resolve({ ok: false, to: [] });
     const closed = new InvalidStateError(`replica ${this.siteId} is closed`);
     for (const waiter of this.#appliedWaiters.splice(0)) waiter.reject(closed);
@@ -424,38 +456,123 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
    * Work nobody awaits (timer ticks, bulk flushes): an error in it has no caller to reach, so it is
    * fatal — except the refusals of a closed or already failed replica.
    */
-  #background(task: () => Promise<void>): void {
-    this.#serialize(task).catch((error: Error) => {
+  #background(task: () => Promise<void> | undefined): void {
+    this.#inTurn(task).catch((error: Error) => {
       if (!this.#closed && this.#failure === undefined) this.#fatal(error);
     });
   }
 
-  #serialize<T>(task: () => T | Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new InvalidStateError(`replica ${this.siteId} is closed`));
-    // Fail-stop: after a fatal error (a failed write or fsync) nothing more is stepped or performed.
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    const run = this.#chain.then(task);
-    this.#chain = run.catch(() => undefined);
-    return run;
+  /**
+   * Runs `task` in turn: at once (synchronously, returning what it returns or throwing what it throws)
+   * when no other task is running or waiting, else after them, first in first out (returning a
+   * promise). A task's turn lasts until it is done, asynchronous part included, so every task started
+   * meanwhile — from a send callback, a listener, a state machine — waits, and the effects of one input
+   * are all performed before the next input is stepped. Refuses (throws) once the replica is closed or
+   * has failed (fail-stop: nothing more is stepped or performed).
+   */
+  #serialize<T>(task: () => T | Promise<T>): T | Promise<T> {
+    if (this.#closed) throw new InvalidStateError(`replica ${this.siteId} is closed`);
+    if (this.#failure !== undefined) throw this.#failure;
+    return this.#enqueue(task);
   }
 
-  /** Performs the core's effects in order, including those that performing them produces. */
-  async #execute(): Promise<void> {
+  /** `#serialize` without the refusals (for `close`, which waits for the tasks before it). */
+  #enqueue<T>(task: () => T | Promise<T>): T | Promise<T> {
+    this.#pendingTasks++;
+    if (this.#pendingTasks === 1) return this.#runTurn(task);
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.push(() => {
+        try {
+          resolve(this.#runTurn(task));
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+  }
+
+  /** Runs a task whose turn it is; its turn ends when it is done. */
+  #runTurn<T>(task: () => T | Promise<T>): T | Promise<T> {
+    let result: T | Promise<T>;
+    try {
+      result = task();
+    } catch (error) {
+      this.#endTurn();
+      throw error;
+    }
+    if (!(result instanceof Promise)) {
+      this.#endTurn();
+      return result;
+    }
+    return result.finally(() => this.#endTurn());
+  }
+
+  /** The next waiting task starts in a microtask of its own (never inside the stack of the one before). */
+  #endTurn(): void {
+    this.#pendingTasks--;
+    if (this.#waitingHead === this.#waiting.length) return;
+    const next = this.#waiting[this.#waitingHead]!;
+    this.#waiting[this.#waitingHead++] = NO_TASK;
+    if (this.#waitingHead === this.#waiting.length) {
+      this.#waiting = [];
+      this.#waitingHead = 0;
+    }
+    queueMicrotask(next);
+  }
+
+  /** `#serialize` for entry points that always answer with a promise (a refusal is a rejection). */
+  #inTurn<T>(task: () => T | Promise<T>): Promise<T> {
+    try {
+      const run = this.#serialize(task);
+      return run instanceof Promise ? run : Promise.resolve(run);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Performs the core's effects in order, including those that performing them produces. Synchronous
+   * (returns undefined) as long as every effect is; from the first one that returns a promise on, the
+   * rest waits for it and the returned promise settles when all are done.
+   */
+  #execute(): Promise<void> | undefined {
     for (;;) {
       const effects = this.#core.takeEffects();
       if (effects.length === 0) break;
-      for (const effect of effects) {
+      for (let index = 0; index < effects.length; index++) {
+        let pending: Promise<void> | undefined;
         try {
-          // Most effects are synchronous: awaiting them anyway would cost a microtask turn each.
-          const pending = this.#perform(effect);
-          if (pending !== undefined) await pending;
+          pending = this.#perform(effects[index]!);
         } catch (error) {
           this.#fatal(error as Error);
           throw error;
         }
+        if (pending !== undefined) return this.#executeAfter(pending, effects, index + 1);
       }
     }
     this.#armTimer();
+    return undefined;
+  }
+
+  /** The rest of `#execute` once an effect went asynchronous: `pending`, then `effects` from `next` on. */
+  async #executeAfter(
+    pending: Promise<void>,
+    effects: readonly ReplicaEffect[],
+    next: number,
+  ): Promise<void> {
+    try {
+      await pending;
+      for (let index = next; index < effects.length; index++) {
+        // Most effects are synchronous: awaiting them anyway would cost a microtask turn each.
+        const more = this.#perform(effects[index]!);
+        if (more !== undefined) await more;
+      }
+    } catch (error) {
+      this.#fatal(error as Error);
+      throw error;
+    }
+    const rest = this.#execute();
+    if (rest !== undefined) await rest;
   }
 
   /** Performs one effect; returns a promise only for those that do asynchronous work. */
@@ -553,7 +670,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   }
 
   #reportDurable(): Promise<void> {
-    return this.#serialize(() => {
+    return this.#inTurn(() => {
       this.#core.step({
         type: 'durable',
         writtenLsn: this.#log.writtenLsn,
@@ -563,34 +680,59 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     });
   }
 
-  #deliver(message: Message, to: SiteId | 'broadcast', flags: number): Promise<boolean> {
-    return this.#deliverEncoded(() => encodeMessage(message), to, flags);
+  /** A `send` effect. Its outcome matters to nobody: a message that cannot go is a message lost. */
+  #deliver(message: Message, to: SiteId | 'broadcast', flags: number): void {
+    const bytes = encodeOrUndefined(message);
+    if (bytes !== undefined) this.#handOver(bytes, to, flags);
   }
 
-  /** Sends what `encode` returns; a throw from either (a bad message, a failing send) counts as not sent. */
-  #deliverEncoded(encode: () => Buffer, to: SiteId | 'broadcast', flags: number): Promise<boolean> {
+  /**
+   * Hands a frame to the application's `send`: whether it went, at once when `send` answered at once
+   * (the usual case, and no promise is made then), else as a promise. A throw or a rejection counts as
+   * not sent.
+   */
+  #handOver(bytes: Buffer, to: SiteId | 'broadcast', flags: number): boolean | Promise<boolean> {
     let sent: Promise<boolean> | boolean;
     try {
-      sent = this.#send(encode(), to, flags);
+      sent = this.#send(bytes, to, flags);
     } catch {
-      return Promise.resolve(false);
+      return false;
     }
-    return Promise.resolve(sent).catch(() => false);
+    if (isThenable(sent)) return Promise.resolve(sent).then(Boolean, () => false);
+    return Boolean(sent);
   }
 
   #ship(effect: Extract<ReplicaEffect, { type: 'ship' }>): void {
-    // Encoded once for every recipient (at the first delivery, so a throw still counts as not sent).
-    let bytes: Buffer | undefined;
-    const encode = () => (bytes ??= encodeMessage(effect.message));
-    const deliveries = effect.to.map((site) => this.#deliverEncoded(encode, site, effect.flags));
-    const outcome = Promise.all(deliveries).then((results) => ({
-      ok: results.length > 0 && results.every(Boolean),
-      to: effect.to,
-    }));
+    const to = effect.to;
+    // Encoded once for every recipient; a message that cannot be encoded counts as sent to nobody.
+    const bytes = to.length === 0 ? undefined : encodeOrUndefined(effect.message);
+    let ok = bytes !== undefined;
+    let later: Promise<boolean>[] | undefined;
+    if (bytes !== undefined) {
+      for (const site of to) {
+        const sent = this.#handOver(bytes, site, effect.flags);
+        if (sent instanceof Promise) {
+          later ??= [];
+          later.push(sent);
+        } else if (!sent) {
+          ok = false;
+        }
+      }
+    }
     const waiters = this.#shipWaiters;
     let done = 0;
     while (done < waiters.length && waiters[done]!.endLsn <= effect.endLsn) done++;
-    for (const waiter of waiters.splice(0, done)) void outcome.then(waiter.resolve);
+    if (done === 0) return;
+    const shipped = waiters.splice(0, done);
+    if (later === undefined) {
+      const outcome: ShipOutcome = { ok, to };
+      for (const waiter of shipped) waiter.resolve(outcome);
+      return;
+    }
+    void Promise.all(later).then((results) => {
+      const outcome: ShipOutcome = { ok: ok && results.every(Boolean), to };
+      for (const waiter of shipped) waiter.resolve(outcome);
+    });
   }
 
   #scheduleBulkFlush(): void {
@@ -762,7 +904,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     readonly removed: readonly string[];
     readonly firstLsn: number;
   }> {
-    return this.#serialize(async () => {
+    return this.#inTurn(async () => {
       const lsn = this.#appliedLsn;
       const data = this.#stateMachine.snapshot();
       await this.#log.saveSnapshot(
@@ -849,6 +991,19 @@ interface ReplayResult {
   history: HistoryEntry[];
   lastCommit: { lsn: number; endLsn: number } | undefined;
   openTransactions: { txnId: number; payloads: { lsn: number; payload: Uint8Array }[] }[];
+}
+
+/** The frame of `message`, or undefined if it cannot be encoded (a bug upstream: it is not sent). */
+function encodeOrUndefined(message: Message): Buffer | undefined {
+  try {
+    return encodeMessage(message);
+  } catch {
+    return undefined;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 function parseTokenOrThrow(text: string): CommitToken {
