@@ -28,7 +28,7 @@ describe('shared transport options', () => {
   it('fills the documented defaults', () => {
     const parsed = schema.parse(base);
     expect(parsed.maxFrameBytes).toBe(16 * 1024 * 1024);
-    expect(parsed.sendQueueBytes).toBe(64 * 1024 * 1024);
+    expect(parsed.sendQueueBytes).toBe(32 * 1024 * 1024);
     expect(parsed.handshakeTimeoutMs).toBe(5_000);
     expect(parsed.maxUnauthenticated).toBe(64);
     expect(parsed.reconnect).toEqual({ minMs: 100, maxMs: 10_000 });
