@@ -190,6 +190,7 @@ export async function handleRead(
     if (site.manager.role !== 'master') throw notMaster(site, site.manager.master);
     if (!site.manager.hasReadLease())
       throw new HttpError(503, 'no_lease', 'this master holds no read lease now: the read could be stale');
+    await untilQuorumHolds(site, key, waitMs);
   }
   const applied = String(site.store.appliedLsn);
   const stored = site.store.get(key);
@@ -210,6 +211,35 @@ export async function handleRead(
     'x-ackord-applied-lsn': applied,
   });
   response.end(stored.value);
+}
+
+/** How often a lease read looks again whether a quorum holds what it would return. */
+const QUORUM_POLL_MS = 2;
+
+/**
+ * A lease read answers only with what a quorum holds. The master applies a write as soon as its own log
+ * has it, before any ack: until a quorum holds it, an election may still roll it back, and a read that
+ * saw it would not be linearizable (a later read would see the older value again). So wait until the
+ * write that set the key (for an absent key: everything applied, as a delete leaves no LSN) is held by a
+ * quorum of electable sites, still under the lease; `503 no_lease` if that takes longer than `waitMs`.
+ * The caller reads the store right after, with no await in between.
+ */
+async function untilQuorumHolds(site: Site, key: string, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    if (site.manager.role !== 'master') throw notMaster(site, site.manager.master);
+    if (!site.manager.hasReadLease())
+      throw new HttpError(503, 'no_lease', 'this master holds no read lease now: the read could be stale');
+    const needed = site.store.get(key)?.lsn ?? site.manager.replica.core.lastCommitLsn;
+    if (needed <= 0 || site.permLsn() >= needed) return;
+    if (Date.now() >= deadline)
+      throw new HttpError(
+        503,
+        'no_lease',
+        `the last write of this key is not held by a quorum yet (LSN ${needed}): the read could see a write that is rolled back`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, QUORUM_POLL_MS));
+  }
 }
 
 /** `/kv/:key` → the key, or a 400 (the key is one URL-encoded path remainder, 1 to MAX_KEY_BYTES bytes). */
