@@ -1,0 +1,43 @@
+/**
+ * A short chaos round with a fixed seed (three `kv node` processes through the relay, kill -9, SIGSTOP,
+ * partitions, wipes, delays): no acknowledged write may be lost and every checker must pass. `pnpm chaos`
+ * runs the long versions (CI: four 45-second runs; see .ci/run).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { killAllTracked } from './processes.js';
+import { DEFAULT_OPTIONS, removeRunDir, runChaos, summaryLine } from './run.js';
+
+const SEED = 20_240_801;
+
+afterAll(async () => {
+  await killAllTracked();
+});
+
+describe('chaos (real processes)', () => {
+  it('a 20-second round loses no acknowledged write and passes every checker', {
+    timeout: 60_000,
+  }, async () => {
+    const report = await runChaos({
+      ...DEFAULT_OPTIONS,
+      seed: SEED,
+      sites: 3,
+      transport: 'tcp',
+      durationMs: 20_000,
+      clients: 3,
+      // The suite shares two cores with every other test file: a longer timeout elects for real faults
+      // only.
+      electionTimeoutMs: 1_500,
+      net: 'relay',
+      keep: false,
+      log: () => undefined,
+    });
+    const failed = report.checks.filter((check) => !check.ok);
+    const explanation = `${summaryLine(report.summary)}; seed ${SEED}; logs in ${report.dir}\n${failed
+      .map((check) => `${check.name}: ${check.findings.join('\n  ')}`)
+      .join('\n')}`;
+    expect(report.summary.lost, explanation).toBe(0);
+    expect(failed, explanation).toEqual([]);
+    expect(report.summary.acked).toBeGreaterThan(50);
+    if (report.ok) await removeRunDir(report.dir);
+  });
+});
