@@ -38,8 +38,18 @@ export interface CrashOptions {
   readonly tornBytes?: (file: string, unsyncedBytes: number) => number;
 }
 
+/**
+ * A file's bytes are kept in chunks of this size (the last one may be smaller, and grows by doubling up
+ * to it): a growing file is never copied as a whole, as one contiguous buffer would be at every doubling.
+ */
+export const MEMORY_FILE_CHUNK_BYTES = 1024 * 1024;
+const SMALLEST_CHUNK_BYTES = 4096;
+
 class MemoryFileState {
-  written: Buffer = Buffer.alloc(0);
+  /** Every chunk but the last holds exactly MEMORY_FILE_CHUNK_BYTES. */
+  #chunks: Buffer[] = [];
+  /** Bytes the chunks can hold. */
+  #capacity = 0;
   writtenLength = 0;
   /** false: the file would not exist after a power loss (never synced, directory never synced). */
   durable = false;
@@ -50,15 +60,16 @@ class MemoryFileState {
    */
   syncedSnapshot: Buffer | null = null;
 
+  /** The synced image (a copy), or null if the file would not survive a power loss. */
   synced(): Buffer | null {
     if (!this.durable) return null;
-    return this.syncedSnapshot ?? this.written.subarray(0, this.syncedLength);
+    return this.syncedSnapshot ?? this.copyOut(0, this.syncedLength);
   }
 
   /** Called before bytes below `position` change: keeps the synced image intact. */
   preserveSyncedFrom(position: number): void {
     if (this.syncedSnapshot === null && position < this.syncedLength) {
-      this.syncedSnapshot = Buffer.from(this.written.subarray(0, this.syncedLength));
+      this.syncedSnapshot = this.copyOut(0, this.syncedLength);
     }
   }
 
@@ -68,17 +79,89 @@ class MemoryFileState {
     this.syncedSnapshot = null;
   }
 
+  /**
+   * Makes room for `size` bytes. Unzeroed: bytes past writtenLength are never read (writes past the end
+   * and extending truncates zero their gap themselves).
+   */
   ensureCapacity(size: number): void {
-    if (size <= this.written.length) return;
-    // Unzeroed: bytes past writtenLength are never read (writes past the end and extending truncates zero
-    // their gap themselves).
-    const grown = Buffer.allocUnsafe(Math.max(size, this.written.length * 2, 4096));
-    this.written.copy(grown, 0, 0, this.writtenLength);
-    this.written = grown;
+    const chunks = this.#chunks;
+    while (this.#capacity < size) {
+      const last = chunks.at(-1);
+      if (last !== undefined && last.length < MEMORY_FILE_CHUNK_BYTES) {
+        // A small last chunk doubles (a copy of at most one chunk), so a small file stays small.
+        const base = (chunks.length - 1) * MEMORY_FILE_CHUNK_BYTES;
+        const length = Math.min(MEMORY_FILE_CHUNK_BYTES, Math.max(last.length * 2, size - base));
+        const grown = Buffer.allocUnsafe(length);
+        last.copy(grown, 0, 0, Math.max(0, Math.min(last.length, this.writtenLength - base)));
+        chunks[chunks.length - 1] = grown;
+        this.#capacity = base + length;
+      } else {
+        const length = Math.min(
+          MEMORY_FILE_CHUNK_BYTES,
+          Math.max(SMALLEST_CHUNK_BYTES, size - this.#capacity),
+        );
+        chunks.push(Buffer.allocUnsafe(length));
+        this.#capacity += length;
+      }
+    }
   }
 
+  /** Copies `data` to [position, position + data.length), which lies within the capacity. */
+  writeAt(data: Uint8Array, position: number): void {
+    let done = 0;
+    while (done < data.length) {
+      const at = position + done;
+      const chunk = this.#chunks[Math.floor(at / MEMORY_FILE_CHUNK_BYTES)]!;
+      const within = at % MEMORY_FILE_CHUNK_BYTES;
+      const length = Math.min(data.length - done, chunk.length - within);
+      chunk.set(
+        done === 0 && length === data.length
+          ? data
+          : new Uint8Array(data.buffer, data.byteOffset + done, length),
+        within,
+      );
+      done += length;
+    }
+  }
+
+  /** Zeroes [start, end), which lies within the capacity. */
+  fillZero(start: number, end: number): void {
+    let at = start;
+    while (at < end) {
+      const chunk = this.#chunks[Math.floor(at / MEMORY_FILE_CHUNK_BYTES)]!;
+      const within = at % MEMORY_FILE_CHUNK_BYTES;
+      const length = Math.min(end - at, chunk.length - within);
+      chunk.fill(0, within, within + length);
+      at += length;
+    }
+  }
+
+  /** Copies [start, end) of the written bytes into `target` at `targetOffset`; returns the count. */
+  readInto(target: Uint8Array, targetOffset: number, start: number, end: number): number {
+    let at = start;
+    while (at < end) {
+      const chunk = this.#chunks[Math.floor(at / MEMORY_FILE_CHUNK_BYTES)]!;
+      const within = at % MEMORY_FILE_CHUNK_BYTES;
+      const length = Math.min(end - at, chunk.length - within);
+      target.set(
+        new Uint8Array(chunk.buffer, chunk.byteOffset + within, length),
+        targetOffset + (at - start),
+      );
+      at += length;
+    }
+    return end - start;
+  }
+
+  /** [start, end) of the written bytes, as a buffer of their own. */
+  copyOut(start: number, end: number): Buffer {
+    const bytes = Buffer.allocUnsafe(end - start);
+    this.readInto(bytes, 0, start, end);
+    return bytes;
+  }
+
+  /** The written image, as a buffer of its own (a copy: write to the file to change it). */
   current(): Buffer {
-    return this.written.subarray(0, this.writtenLength);
+    return this.copyOut(0, this.writtenLength);
   }
 }
 
@@ -155,7 +238,7 @@ export class MemoryStorage implements LogStorage {
     this.onOperation?.({ kind: 'sync-directory' });
   }
 
-  /** The bytes a file holds now (written image), for tests. */
+  /** The bytes a file holds now (written image, a copy), for tests. */
   fileBytes(name: string): Buffer | undefined {
     return this.#files.get(name)?.current();
   }
@@ -164,7 +247,10 @@ export class MemoryStorage implements LogStorage {
   corrupt(name: string, position: number, bytes: Uint8Array): void {
     const state = this.#files.get(name);
     if (state === undefined) throw new InvalidStateError(`no file ${name}`);
-    state.current().set(bytes, position);
+    if (position < 0 || position + bytes.length > state.writtenLength) {
+      throw new RangeError(`corrupt: [${position}, ${position + bytes.length}) is outside ${name}`);
+    }
+    state.writeAt(bytes, position);
     state.syncedSnapshot?.set(
       bytes.subarray(0, Math.max(0, state.syncedSnapshot.length - position)),
       position,
@@ -195,7 +281,7 @@ export class MemoryStorage implements LogStorage {
       if (image === null) continue;
       const copy = new MemoryFileState();
       copy.ensureCapacity(image.length);
-      image.copy(copy.written);
+      copy.writeAt(image, 0);
       copy.writtenLength = image.length;
       copy.markSynced();
       after.#files.set(name, copy);
@@ -246,7 +332,7 @@ class MemoryFile implements StorageFile {
     this.#assertOpen();
     const end = Math.min(this.#state.writtenLength, position + length);
     if (end <= position) return 0;
-    return this.#state.written.copy(target, targetOffset, position, end);
+    return this.#state.readInto(target, targetOffset, position, end);
   }
 
   write(data: Uint8Array, position: number): void {
@@ -257,8 +343,8 @@ class MemoryFile implements StorageFile {
     const end = position + data.length;
     state.ensureCapacity(end);
     state.preserveSyncedFrom(position);
-    if (position > state.writtenLength) state.written.fill(0, state.writtenLength, position);
-    state.written.set(data, position);
+    if (position > state.writtenLength) state.fillZero(state.writtenLength, position);
+    state.writeAt(data, position);
     state.writtenLength = Math.max(state.writtenLength, end);
     this.#storage.onOperation?.({ kind: 'write', file: this.name, position, length: data.length });
     if (this.#dsync) this.#markSynced();
@@ -293,7 +379,7 @@ class MemoryFile implements StorageFile {
     if (size < state.writtenLength) state.writtenLength = size;
     else {
       state.ensureCapacity(size);
-      state.written.fill(0, state.writtenLength, size);
+      state.fillZero(state.writtenLength, size);
       state.writtenLength = size;
     }
     this.#storage.onOperation?.({ kind: 'truncate', file: this.name, size });

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidStateError, LogLockedError, type StorageOperation } from '../../src/index.js';
+import { MEMORY_FILE_CHUNK_BYTES } from '../../src/log/memory-storage.js';
 import { MemoryStorage } from '../../src/testing/index.js';
 import { bytes } from './unit-helpers.js';
 
@@ -142,5 +144,89 @@ describe('MemoryStorage', () => {
     lock.release(); // a stale handle does not release the new holder
     expect(() => storage.lock()).toThrow(LogLockedError);
     again.release();
+  });
+});
+
+describe('MemoryStorage files in chunks', () => {
+  type Operation =
+    | { kind: 'write'; position: number; length: number; fill: number }
+    | { kind: 'truncate'; size: number }
+    | { kind: 'sync' }
+    | { kind: 'read'; position: number; length: number };
+
+  const CHUNK = MEMORY_FILE_CHUNK_BYTES;
+  // Positions near the chunk boundaries, where a write, a read or a truncation spans two chunks.
+  const position = fc.oneof(
+    fc.integer({ min: 0, max: 64 }),
+    fc.integer({ min: CHUNK - 64, max: CHUNK + 64 }),
+    fc.integer({ min: 2 * CHUNK - 64, max: 2 * CHUNK + 64 }),
+    fc.integer({ min: 0, max: 3 * CHUNK }),
+  );
+  const operation: fc.Arbitrary<Operation> = fc.oneof(
+    fc.record({
+      kind: fc.constant('write' as const),
+      position,
+      length: fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: CHUNK - 10, max: CHUNK + 10 })),
+      fill: fc.integer({ min: 1, max: 255 }),
+    }),
+    fc.record({ kind: fc.constant('truncate' as const), size: position }),
+    fc.record({ kind: fc.constant('sync' as const) }),
+    fc.record({ kind: fc.constant('read' as const), position, length: fc.integer({ min: 0, max: 300 }) }),
+  );
+
+  it('reads, writes past the end, truncates and crash images agree with one contiguous buffer', () => {
+    fc.assert(
+      fc.property(fc.array(operation, { minLength: 1, maxLength: 12 }), (operations) => {
+        const storage = new MemoryStorage();
+        const file = storage.open('f', { create: true, dsync: false });
+        storage.syncDirectory();
+        let model = Buffer.alloc(0);
+        let synced = Buffer.alloc(0);
+        for (const op of operations) {
+          if (op.kind === 'write') {
+            const data = Buffer.alloc(op.length, op.fill);
+            file.write(data, op.position);
+            // A write past the end zeroes the gap, as a file system does.
+            const grown = Buffer.alloc(Math.max(model.length, op.position + op.length));
+            model.copy(grown);
+            data.copy(grown, op.position);
+            model = grown;
+          } else if (op.kind === 'truncate') {
+            file.truncate(op.size);
+            const resized = Buffer.alloc(op.size);
+            model.copy(resized, 0, 0, Math.min(model.length, op.size));
+            model = resized;
+          } else if (op.kind === 'sync') {
+            file.syncNow();
+            synced = Buffer.from(model);
+          } else {
+            const target = Buffer.alloc(op.length, 0xee);
+            const read = file.read(target, 0, op.length, op.position);
+            const expected = model.subarray(Math.min(op.position, model.length), op.position + op.length);
+            expect(read).toBe(expected.length);
+            expect(target.subarray(0, read).equals(expected)).toBe(true);
+          }
+          expect(file.size()).toBe(model.length);
+        }
+        expect(storage.fileBytes('f')!.equals(model)).toBe(true);
+        expect(storage.crash({ kind: 'process' }).fileBytes('f')!.equals(model)).toBe(true);
+        expect(storage.crash({ kind: 'power' }).fileBytes('f')!.equals(synced)).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('corrupt writes across a chunk boundary into both images, and refuses bytes outside the file', () => {
+    const storage = new MemoryStorage();
+    const file = storage.open('f', { create: true, dsync: false });
+    file.write(Buffer.alloc(CHUNK + 100, 1), 0);
+    file.syncNow();
+    storage.syncDirectory();
+    storage.corrupt('f', CHUNK - 2, Buffer.from([7, 7, 7, 7]));
+    const expected = Buffer.alloc(CHUNK + 100, 1);
+    expected.fill(7, CHUNK - 2, CHUNK + 2);
+    expect(storage.fileBytes('f')!.equals(expected)).toBe(true);
+    expect(storage.crash({ kind: 'power' }).fileBytes('f')!.equals(expected)).toBe(true);
+    expect(() => storage.corrupt('f', CHUNK + 98, Buffer.from([1, 2, 3]))).toThrow(RangeError);
   });
 });
