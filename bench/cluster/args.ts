@@ -3,7 +3,7 @@
  * run), `--runs N` (measured runs per cell, interleaved; the report quotes their median), `--only
  * embedded,scaling,http` (phases; the limits always run), `--code source` (the packages' TypeScript
  * through tsx instead of their compiled dist), `--no-build` (do not run `tsc -b` on the packages first),
- * `--out NAME` (results file names; default `latest`).
+ * `--out NAME` (results file names; default `latest`), `--render` (only re-render NAME.md from NAME.json).
  */
 import type { BenchPolicy } from './protocol.js';
 
@@ -26,6 +26,8 @@ export interface BenchArgs {
   readonly code: 'dist' | 'source';
   readonly build: boolean;
   readonly out: string;
+  /** Only re-render `<out>.md` from `<out>.json` (after editing findings.md or the report). */
+  readonly render: boolean;
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
@@ -36,6 +38,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let code: 'dist' | 'source' = 'dist';
   let build = true;
   let out = 'latest';
+  let render = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') continue;
@@ -49,9 +52,10 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       code = value;
     } else if (arg === '--no-build') build = false;
     else if (arg === '--out') out = argv[++i] ?? '';
+    else if (arg === '--render') render = true;
     else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: pnpm bench [--quick] [--seconds S] [--runs N] [--only embedded,scaling,http] [--code dist|source] [--no-build] [--out NAME]',
+        'usage: pnpm bench [--quick] [--seconds S] [--runs N] [--only embedded,scaling,http] [--code dist|source] [--no-build] [--out NAME] [--render]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);
@@ -74,6 +78,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     code,
     build,
     out,
+    render,
   };
 }
 

@@ -218,8 +218,23 @@ function buildPackages(): void {
     throw new Error('tsc -b failed: fix the build, or run with --no-build or --code source');
 }
 
+function findingsText(): string | undefined {
+  const file = path.join(REPO_ROOT, 'bench', 'cluster', 'findings.md');
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+}
+
+/** `--render`: the markdown again from the JSON of a run (targets re-evaluated by the current rules). */
+function render(out: string): void {
+  const stored = JSON.parse(fs.readFileSync(path.join(resultsDir, `${out}.json`), 'utf8')) as Results;
+  const results: Results = { ...stored, targets: evaluateTargets(stored.rows, stored.limits) };
+  fs.writeFileSync(path.join(resultsDir, `${out}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  fs.writeFileSync(path.join(resultsDir, `${out}.md`), markdown(results, findingsText()));
+  console.log(consoleSummary(results));
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.render) return render(args.out);
   const started = performance.now();
   const loadavg: Record<string, number> = { start: os.loadavg()[0]! };
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ackord-bench-'));
@@ -371,9 +386,7 @@ async function main(): Promise<void> {
   };
   fs.mkdirSync(resultsDir, { recursive: true });
   fs.writeFileSync(path.join(resultsDir, `${args.out}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  const findingsFile = path.join(REPO_ROOT, 'bench', 'cluster', 'findings.md');
-  const findings = fs.existsSync(findingsFile) ? fs.readFileSync(findingsFile, 'utf8') : undefined;
-  fs.writeFileSync(path.join(resultsDir, `${args.out}.md`), markdown(results, findings));
+  fs.writeFileSync(path.join(resultsDir, `${args.out}.md`), markdown(results, findingsText()));
   console.log(consoleSummary(results));
   progress(
     `\ndone in ${results.durationSeconds.toFixed(0)} s; wrote bench/results/${args.out}.json and ${args.out}.md`,
