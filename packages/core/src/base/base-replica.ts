@@ -130,9 +130,11 @@ interface ShipOutcome {
   readonly to: readonly SiteId[];
 }
 
+/** A commit waiting for the batch that carries it to leave. */
 interface ShipWaiter {
   readonly endLsn: number;
-  readonly resolve: (outcome: ShipOutcome) => void;
+  /** Called once, when the batch carrying the commit has been handed to send (or never will be). */
+  shipped(outcome: ShipOutcome): void;
 }
 
 interface AppliedWaiter {
@@ -142,6 +144,58 @@ interface AppliedWaiter {
 }
 
 const NO_TASK = (): void => {};
+
+/** What `commit` returns for a proposal, once its batch has left (or will not). */
+function receipt(proposed: ProposeResult, outcome: ShipOutcome, localFlushForced: boolean): BaseCommitResult {
+  return {
+    txnId: proposed.txnId,
+    generation: proposed.generation,
+    lsn: proposed.commitLsn,
+    endLsn: proposed.endLsn,
+    token: formatToken(proposed.token),
+    sentTo: outcome.to,
+    localFlushForced,
+  };
+}
+
+/** A commit settled by its ship (see `BaseReplica.commit`): one object, no promise of its own. */
+class CommitOnShip implements ShipWaiter {
+  readonly endLsn: number;
+  readonly #log: WriteAheadLog;
+  readonly #proposed: ProposeResult;
+  readonly #resolve: (result: BaseCommitResult) => void;
+  readonly #reject: (error: unknown) => void;
+
+  constructor(
+    log: WriteAheadLog,
+    proposed: ProposeResult,
+    resolve: (result: BaseCommitResult) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.endLsn = proposed.endLsn;
+    this.#log = log;
+    this.#proposed = proposed;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  shipped(outcome: ShipOutcome): void {
+    const proposed = this.#proposed;
+    if (outcome.ok || this.#log.durableLsn > proposed.commitLsn) {
+      this.#resolve(receipt(proposed, outcome, false));
+      return;
+    }
+    // Not sent, and not durable here: the local log is flushed before the commit returns.
+    let flushed: Promise<void>;
+    try {
+      flushed = this.#log.logFlush({ sync: 'on' });
+    } catch (error) {
+      this.#reject(error);
+      return;
+    }
+    flushed.then(() => this.#resolve(receipt(proposed, outcome, true)), this.#reject);
+  }
+}
 
 /** What a commit that does not wait for its batch to leave reports: sent to nobody yet. */
 const NOT_SHIPPED: ShipOutcome = Object.freeze({ ok: true, to: Object.freeze([]) as readonly SiteId[] });
@@ -295,55 +349,77 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
    * made the commit durable, the log is flushed first (`localFlushForced`). Never aborts a commit that
    * was sent: clients may hold it.
    */
-  async commit(
+  commit(
     payloads: readonly Uint8Array[],
     options: { readonly waitForShip?: boolean } = {},
   ): Promise<BaseCommitResult> {
     const waitForShip = options.waitForShip ?? this.#shipOnCommit;
-    const turn = this.#serialize(() => this.#propose(payloads));
-    const { proposed, shipped } = turn instanceof Promise ? await turn : turn;
+    const mode = this.#log.durability;
+    if (!waitForShip || mode === 'fsync' || mode === 'dsync')
+      return this.#commitAndWait(payloads, waitForShip);
+    // The common case: nothing to wait for but the ship. The batch's outcome settles this promise
+    // directly (no promise in between, no async function to resume).
+    return new Promise<BaseCommitResult>((resolve, reject) => {
+      let turn: ProposeResult | Promise<ProposeResult>;
+      try {
+        turn = this.#serialize(() =>
+          this.#propose(payloads, (proposed) => new CommitOnShip(this.#log, proposed, resolve, reject)),
+        );
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      if (turn instanceof Promise) turn.catch(reject);
+    });
+  }
+
+  /** A commit that waits for a local flush as well (fsync, dsync), or not for its batch at all. */
+  async #commitAndWait(payloads: readonly Uint8Array[], waitForShip: boolean): Promise<BaseCommitResult> {
+    let shipped: Promise<ShipOutcome> | undefined;
+    const turn = this.#serialize(() =>
+      this.#propose(payloads, (proposed) => {
+        let waiter: ShipWaiter | undefined;
+        shipped = new Promise<ShipOutcome>((resolve) => {
+          waiter = { endLsn: proposed.endLsn, shipped: resolve };
+        });
+        return waiter!;
+      }),
+    );
+    const proposed = turn instanceof Promise ? await turn : turn;
     const mode = this.#log.durability;
     const localDurable =
       mode === 'fsync' || mode === 'dsync' ? this.#log.logFlush({ sync: 'on' }) : undefined;
     // Awaited below, after the ship; until then a failure must not surface as an unhandled rejection.
     localDurable?.catch(() => undefined);
     // Asynchronous replication does not wait for the batch to leave: it counts as sent to nobody yet.
-    const outcome = waitForShip ? await shipped : NOT_SHIPPED;
+    const outcome = waitForShip ? await shipped! : NOT_SHIPPED;
     let localFlushForced = false;
     if (!outcome.ok && this.#log.durableLsn <= proposed.commitLsn) {
       localFlushForced = true;
       await this.#log.logFlush({ sync: 'on' });
     }
     if (localDurable !== undefined) await localDurable; // `none`/`write`/`delayed`: no turn to wait
-    return {
-      txnId: proposed.txnId,
-      generation: proposed.generation,
-      lsn: proposed.commitLsn,
-      endLsn: proposed.endLsn,
-      token: formatToken(proposed.token),
-      sentTo: outcome.to,
-      localFlushForced,
-    };
+    return receipt(proposed, outcome, localFlushForced);
   }
 
-  /** The commit's turn: proposes, performs the effects, and says when the records will have shipped. */
+  /**
+   * The commit's turn: proposes, registers what waits for the batch to leave (made by `waitFor` from the
+   * proposal), performs the effects. Returns the proposal, at once or when the turn's effects are done.
+   */
   #propose(
     payloads: readonly Uint8Array[],
-  ):
-    | { proposed: ProposeResult; shipped: Promise<ShipOutcome> }
-    | Promise<{ proposed: ProposeResult; shipped: Promise<ShipOutcome> }> {
+    waitFor: (proposed: ProposeResult) => ShipWaiter,
+  ): ProposeResult | Promise<ProposeResult> {
     const proposed = this.#core.propose(payloads);
-    const shipped = new Promise<ShipOutcome>((resolve) =>
-      this.#shipWaiters.push({ endLsn: proposed.endLsn, resolve }),
-    );
+    this.#shipWaiters.push(waitFor(proposed));
     const executed = this.#execute();
     if (executed === undefined) {
       if (this.#shipOnCommit) this.#scheduleBulkFlush();
-      return { proposed, shipped };
+      return proposed;
     }
     return executed.then(() => {
       if (this.#shipOnCommit) this.#scheduleBulkFlush();
-      return { proposed, shipped };
+      return proposed;
     });
   }
 
@@ -440,7 +516,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     // Every task started before the close finishes first (a failure in one is its caller's business).
     await Promise.resolve(this.#enqueue(() => undefined)).catch(() => undefined);
-    for (const waiter of this.#shipWaiters.splice(0)) waiter.resolve({ ok: false, to: [] });
+    for (const waiter of this.#shipWaiters.splice(0)) waiter.shipped({ ok: false, to: [] });
     const closed = new InvalidStateError(`replica ${this.siteId} is closed`);
     for (const waiter of this.#appliedWaiters.splice(0)) waiter.reject(closed);
     await this.#log.close();
@@ -612,7 +688,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
       case 'roleChanged':
         if (effect.role !== 'master') {
           // Mastership is gone: nothing still batched will be shipped by this site.
-          for (const waiter of this.#shipWaiters.splice(0)) waiter.resolve({ ok: false, to: [] });
+          for (const waiter of this.#shipWaiters.splice(0)) waiter.shipped({ ok: false, to: [] });
         }
         this.emit('roleChanged', { role: effect.role, generation: effect.generation, master: effect.master });
         return;
@@ -726,12 +802,12 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     const shipped = waiters.splice(0, done);
     if (later === undefined) {
       const outcome: ShipOutcome = { ok, to };
-      for (const waiter of shipped) waiter.resolve(outcome);
+      for (const waiter of shipped) waiter.shipped(outcome);
       return;
     }
     void Promise.all(later).then((results) => {
       const outcome: ShipOutcome = { ok: ok && results.every(Boolean), to };
-      for (const waiter of shipped) waiter.resolve(outcome);
+      for (const waiter of shipped) waiter.shipped(outcome);
     });
   }
 

@@ -154,8 +154,16 @@ export function crc32cZeroExtend(register: number, lengthBytes: number): number 
   }
   let value = register;
   let length = lengthBytes;
+  const built = ZERO_OPERATORS;
   for (let level = 0; length !== 0; level++) {
-    if ((length & 1) !== 0) value = applyOperator(zeroOperator(level), value);
+    if ((length & 1) !== 0) {
+      const operator = level < built.length ? built[level]! : zeroOperator(level);
+      value =
+        operator[value & 0xff]! ^
+        operator[256 + ((value >>> 8) & 0xff)]! ^
+        operator[512 + ((value >>> 16) & 0xff)]! ^
+        operator[768 + (value >>> 24)]!;
+    }
     length >>>= 1;
   }
   return value;

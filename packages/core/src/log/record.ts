@@ -117,10 +117,20 @@ export function encodeRecordIntoView(
   view.setUint32(offset + 20, type, true);
   view.setUint32(offset + 24, txnId % TWO_POW_32, true);
   view.setUint32(offset + 28, Math.floor(txnId / TWO_POW_32), true);
-  target.set(payload, offset + RECORD_HEADER_BYTES);
+  if (payload.length <= SMALL_PAYLOAD_BYTES) {
+    // A commit record's count and the like: a loop costs less than a call to set().
+    for (let index = 0; index < payload.length; index++) {
+      target[offset + RECORD_HEADER_BYTES + index] = payload[index]!;
+    }
+  } else {
+    target.set(payload, offset + RECORD_HEADER_BYTES);
+  }
   view.setUint32(offset, crc32cRangeView(view, offset + 4, offset + length), true);
   return length;
 }
+
+/** Payloads up to this size are copied byte by byte by encodeRecordIntoView. */
+const SMALL_PAYLOAD_BYTES = 16;
 
 function putUint32(target: Uint8Array, offset: number, value: number): void {
   target[offset] = value;
@@ -222,40 +232,13 @@ export function validateRecordAt(
   maxRecordBytes: number,
   expectedLsn: number,
 ): number {
-  return checkRecordAt(bytes, offset, end, maxRecordBytes, expectedLsn, true);
-}
-
-/**
- * `validateRecordAt` without the CRC: every other rule, in the same order. Only for a caller that
- * checks the record's CRC another way before trusting it — the wire decoder checks a batch's record
- * CRCs all at once against the frame's CRC (log-batch.ts), and falls back to `validateRecordAt` when
- * that check fails.
- */
-export function validateRecordHeaderAt(
-  bytes: Buffer,
-  offset: number,
-  end: number,
-  maxRecordBytes: number,
-  expectedLsn: number,
-): number {
-  return checkRecordAt(bytes, offset, end, maxRecordBytes, expectedLsn, false);
-}
-
-function checkRecordAt(
-  bytes: Buffer,
-  offset: number,
-  end: number,
-  maxRecordBytes: number,
-  expectedLsn: number,
-  checkCrc: boolean,
-): number {
   // Never read past the buffer, whatever `end` the caller passed.
   const available = Math.min(end, bytes.length) - offset;
   if (available < RECORD_HEADER_BYTES) return CHECK_SHORT_HEADER;
   const length = recordLengthAt(bytes, offset);
   if (length < RECORD_HEADER_BYTES || length > maxRecordBytes) return CHECK_BAD_LENGTH;
   if (length > available) return CHECK_SHORT_RECORD;
-  if (checkCrc && crc32cRange(bytes, offset + 4, offset + length) !== readUint32(bytes, offset)) {
+  if (crc32cRange(bytes, offset + 4, offset + length) !== readUint32(bytes, offset)) {
     return CHECK_BAD_CHECKSUM;
   }
   if (!isRecordType(bytes[offset + 20]!)) return CHECK_BAD_TYPE;
@@ -272,10 +255,6 @@ export function peekRecordLsn(bytes: Buffer, offset: number): number {
 }
 
 // Field readers for bytes already validated (by the wire decoder or by recovery): no checks, no allocation.
-/** The CRC the record stores (field 0). */
-export function recordCrcAt(bytes: Uint8Array, offset: number): number {
-  return readUint32(bytes, offset);
-}
 export function recordLengthAt(bytes: Uint8Array, offset: number): number {
   return (
     (bytes[offset + 4]! | (bytes[offset + 5]! << 8) | (bytes[offset + 6]! << 16)) +

@@ -25,7 +25,6 @@ import {
   recordGenerationAt,
   recordLengthAt,
   recordLsnAt,
-  recordTxnIdAt,
   recordTypeAt,
 } from '../log/record.js';
 import type { Message } from '../wire/messages.js';
@@ -91,6 +90,7 @@ const COMMIT_PAYLOAD = Buffer.alloc(COMMIT_PAYLOAD_BYTES);
  * power of two), at least this, and doubles when a batch outgrows it.
  */
 const MIN_BULK_BUFFER_BYTES = 4096;
+const TWO_POW_32 = 0x1_0000_0000;
 const NO_BULK_BUFFER = new Uint8Array(0);
 const NO_BULK_VIEW = new DataView(NO_BULK_BUFFER.buffer);
 
@@ -791,13 +791,16 @@ export class ReplicaCore {
     let pendingFirstLsn = 0;
     let pendingBytes = 0;
     let pendingPayloads: Uint8Array[] = [];
+    // The records are whole and valid (the wire decoder or this core made them): read in place, through
+    // one view for the batch.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     while (offset < bytes.length) {
-      const length = recordLengthAt(bytes, offset);
+      const length = view.getUint32(offset + 4, true);
       const lsn = firstLsn + offset;
       records++;
-      const generation = recordGenerationAt(bytes, offset);
-      const type = recordTypeAt(bytes, offset);
-      const txnId = recordTxnIdAt(bytes, offset);
+      const generation = view.getUint32(offset + 16, true);
+      const type = bytes[offset + 20] as RecordType;
+      const txnId = view.getUint32(offset + 24, true) + view.getUint32(offset + 28, true) * TWO_POW_32;
       this.#history.noteRecord(generation, lsn);
       if (txnId >= this.#nextTxnId) this.#nextTxnId = txnId + 1;
       if (isMaster) {

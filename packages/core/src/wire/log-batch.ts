@@ -9,14 +9,12 @@ import {
   RECORD_HEADER_BYTES,
   RecordType,
   recordCheckError,
-  recordCrcAt,
   recordGenerationAt,
   recordLengthAt,
   recordLsnAt,
   recordTxnIdAt,
   recordTypeAt,
   validateRecordAt,
-  validateRecordHeaderAt,
 } from '../log/record.js';
 import { LOG_START_LSN } from '../log/recovery.js';
 import type { LogFields } from './body.js';
@@ -25,6 +23,7 @@ import { ProtocolError } from './protocol-error.js';
 
 /** A record's CRC field: the CRC covers the record from just after it. */
 const RECORD_CRC_BYTES = 4;
+const TWO_POW_32 = 0x1_0000_0000;
 
 /**
  * What the frame decoder knows about the CRC of the body a batch came in: enough to check every record's
@@ -58,33 +57,81 @@ export function summarizeLogBatch(
 ): LogBatch | ProtocolError {
   if (crcs !== undefined) {
     const batch = summarizeLogBatchByBodyCrc(fields, maxRecordBytes, crcs);
-    if (batch !== undefined && !(batch instanceof ProtocolError)) return batch;
+    if (batch !== undefined) return batch;
   }
-  return walkBatch(fields, maxRecordBytes, undefined)!;
+  return walkBatch(fields, maxRecordBytes);
 }
 
 /**
  * @internal The collective pass of `summarizeLogBatch` on its own (exported for its tests): the summary
- * when every rule holds and the record CRCs add up to `crcs.bodyCrc`, `undefined` when they do not, or
- * the first rule broken (not necessarily the error the record-by-record pass would name first).
+ * when every rule holds and the record CRCs add up to `crcs.bodyCrc`, else `undefined` — whatever is
+ * wrong, the record-by-record pass decides and words it. It only accepts, so it may be stricter than that
+ * pass, never looser. Reads every header through one DataView (a few loads per record).
  */
 export function summarizeLogBatchByBodyCrc(
   fields: LogFields,
   maxRecordBytes: number,
   crcs: BodyCrcs,
-): LogBatch | ProtocolError | undefined {
-  return walkBatch(fields, maxRecordBytes, crcs);
+): LogBatch | undefined {
+  const records = fields.records;
+  const end = records.length;
+  if (end === 0) return undefined;
+  const view = new DataView(records.buffer, records.byteOffset, end);
+  let offset = 0;
+  let count = 0;
+  let firstLsn = 0;
+  let lastLsn = 0;
+  let nextLsn = 0;
+  let firstGeneration = 0;
+  let lastGeneration = fields.prevGeneration;
+  let lastCommitLsn = 0;
+  // The CRC register after the body's fixed fields: ~crc, as crc32c.ts defines the register.
+  let register = ~crcs.prefixCrc;
+  // Bounded: every record takes at least RECORD_HEADER_BYTES, so at most end / 32 rounds.
+  while (offset < end) {
+    if (end - offset < RECORD_HEADER_BYTES) return undefined;
+    const size = view.getUint32(offset + 4, true);
+    if (size < RECORD_HEADER_BYTES || size > maxRecordBytes || size > end - offset) return undefined;
+    // The type byte, then three bytes that must be 0.
+    const typeWord = view.getUint32(offset + 20, true);
+    const type = typeWord & 0xff;
+    if (typeWord > 0xff || type < RecordType.data || type > RecordType.newGeneration) return undefined;
+    const lsn = view.getUint32(offset + 8, true) + view.getUint32(offset + 12, true) * TWO_POW_32;
+    const generation = view.getUint32(offset + 16, true);
+    if (count === 0) {
+      firstLsn = lsn;
+      firstGeneration = generation;
+      if (firstLsn < LOG_START_LSN || firstLsn > Number.MAX_SAFE_INTEGER - end) return undefined;
+      if (fields.prevLsn !== 0 && fields.prevLsn >= firstLsn) return undefined;
+    } else if (lsn !== nextLsn) {
+      return undefined;
+    }
+    if (generation > fields.generation || generation < lastGeneration) return undefined;
+    register = crc32cRegisterAfterRecord(register, view.getUint32(offset, true), size - RECORD_CRC_BYTES);
+    lastGeneration = generation;
+    lastLsn = lsn;
+    if (type === RecordType.commit) lastCommitLsn = lsn;
+    offset += size;
+    nextLsn = lsn + size;
+    count++;
+  }
+  if (~register >>> 0 !== crcs.bodyCrc) return undefined;
+  const hasCommit = lastCommitLsn !== 0;
+  if (hasCommit !== ((fields.flags & FrameFlags.PERMANENT) !== 0)) return undefined;
+  return {
+    recordCount: count,
+    firstLsn,
+    lastLsn,
+    endLsn: nextLsn,
+    firstGeneration,
+    lastGeneration,
+    hasCommit,
+    lastCommitLsn,
+  };
 }
 
-/**
- * One pass over the batch. Without `crcs` each record's CRC is recomputed; with them, the records' CRCs
- * are chained into the body CRC they imply, and `undefined` means it is not the body's.
- */
-function walkBatch(
-  fields: LogFields,
-  maxRecordBytes: number,
-  crcs: BodyCrcs | undefined,
-): LogBatch | ProtocolError | undefined {
+/** The record-by-record pass: each record's CRC recomputed, every rejection worded. */
+function walkBatch(fields: LogFields, maxRecordBytes: number): LogBatch | ProtocolError {
   const records = fields.records;
   const end = records.length;
   if (end === 0) return new ProtocolError('empty-log-batch', 'a log message must carry at least one record');
@@ -96,16 +143,10 @@ function walkBatch(
   let firstGeneration = 0;
   let lastGeneration = fields.prevGeneration;
   let lastCommitLsn = 0;
-  // The CRC register after the body's fixed fields: ~crc, as crc32c.ts defines the register.
-  let register = crcs === undefined ? 0 : ~crcs.prefixCrc;
   // Bounded: every record takes at least RECORD_HEADER_BYTES, so at most end / 32 rounds. The header
   // fields are read in place once the record is valid: no object per record.
   while (offset < end) {
-    const expectedLsn = count === 0 ? -1 : nextLsn;
-    const size =
-      crcs === undefined
-        ? validateRecordAt(records, offset, end, maxRecordBytes, expectedLsn)
-        : validateRecordHeaderAt(records, offset, end, maxRecordBytes, expectedLsn);
+    const size = validateRecordAt(records, offset, end, maxRecordBytes, count === 0 ? -1 : nextLsn);
     if (size < 0) {
       const error = recordCheckError(size);
       if (error === 'unexpected-lsn') {
@@ -115,9 +156,6 @@ function walkBatch(
         );
       }
       return new ProtocolError('bad-record', `record ${count} at byte ${offset} of the batch: ${error}`);
-    }
-    if (crcs !== undefined) {
-      register = crc32cRegisterAfterRecord(register, recordCrcAt(records, offset), size - RECORD_CRC_BYTES);
     }
     const lsn = recordLsnAt(records, offset);
     const generation = recordGenerationAt(records, offset);
@@ -153,7 +191,6 @@ function walkBatch(
     nextLsn = lsn + size;
     count++;
   }
-  if (crcs !== undefined && ~register >>> 0 !== crcs.bodyCrc) return undefined;
   const hasCommit = lastCommitLsn !== 0;
   if (hasCommit !== ((fields.flags & FrameFlags.PERMANENT) !== 0)) {
     return new ProtocolError(
