@@ -38,7 +38,7 @@ interface SiteAddress {
 }
 
 /** Latency samples kept per run; past it the recorder keeps the most recent. */
-const LATENCY_CAPACITY = 1024 * 1024;
+const LATENCY_CAPACITY = 256 * 1024;
 const RSS_SAMPLE_MS = 50;
 /**
  * Every commit writes one of this many keys, so the state stays bounded. The encoded puts are made once
