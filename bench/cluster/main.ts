@@ -242,9 +242,12 @@ async function main(): Promise<void> {
     await killAllChildren();
     fs.rmSync(root, { recursive: true, force: true });
   };
-  process.on('exit', () => killAllChildrenNow());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+  // Interrupted: everything synchronous, so nothing is left behind however the process goes down.
+  process.on('exit', () => {
+    killAllChildrenNow();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
   const measurements = new Measurements();
   const skipped: string[] = [];

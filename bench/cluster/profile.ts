@@ -202,7 +202,11 @@ async function main(): Promise<void> {
   const cells = parseCells(option('--cells') ?? DEFAULT_CELLS);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ackord-bench-profile-'));
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ackord-cpuprofiles-'));
-  process.on('exit', () => killAllChildrenNow());
+  process.on('exit', () => {
+    killAllChildrenNow();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   const loadStart = os.loadavg()[0]!;
   const sections: string[] = [];
   try {
