@@ -149,8 +149,15 @@ export function targetsText(targets: readonly Target[]): string {
 export function explanation(results: Results): string {
   const { settings } = results;
   return (
+    '**What records/s means.** The number of application records (data records: the payloads of ' +
+    '`commit`/`propose`) that went all the way per second of wall-clock time: encoded into the master’s ' +
+    'log and a batch, framed, decoded and checked by the client, appended to its log, applied to its state ' +
+    'machine and acknowledged back to the master. Master and client share one thread, so every record ' +
+    'is paid for on both sites. Commit records are not counted, though every transaction writes one: at 1 ' +
+    'record/txn each site’s log and the wire carry two records per record counted. The target applies to ' +
+    'this number, bulk on.\n\n' +
     `Each transaction is records/txn data records of ${settings.payloadBytes} B plus one commit record. ` +
-    '**data records/s counts data records only, not commit records.** A run is a fresh master and client ' +
+    'A run is a fresh master and client ' +
     `(logs on MemoryStorage, durability \`${settings.durability}\`, so clients ack at level \`received\`), ` +
     `rounds of ${settings.batch} transactions issued back to back until ${settings.runSeconds} s have passed; ` +
     'a round ends when the master has the client’s ack for its last commit. With bulk on, a round leaves ' +
@@ -163,11 +170,10 @@ export function explanation(results: Results): string {
     '`append` → `WriteAheadLog.appendEncoded` + a `durable` input, on both sites (a master logs what it ' +
     'ships, as BaseReplica does). No ticks.\n' +
     '- **BaseReplica**: `master.commit(payloads)`; the send callback hands the frame straight to the ' +
-    'other replica’s `processMessage`. Includes the shells’ promise chain, events, timers and state machine ' +
-    '(a counter).\n\n' +
-    'Master and client share one thread, so every rate pays for both sides (two log appends, encode and ' +
-    'decode); records/CPU-s divides by the process CPU time instead of wall time, which is steadier when ' +
-    'other work shares the machine (CPU/wall above 1: GC helper threads).\n\n' +
+    'other replica’s `processMessage`. Includes the shells’ turn-taking, one promise per commit (and the ' +
+    'benchmark’s own `then` on it), events, timers and state machine (a counter).\n\n' +
+    'records/CPU-s divides by the process CPU time instead of wall time, which is steadier when other work ' +
+    'shares the machine (see the load average above; CPU/wall above 1: GC helper threads).\n\n' +
     'Rounds end on the ack of the last commit: what is measured is replication, not how fast the ' +
     'committing side learns of it.'
   );
