@@ -1,6 +1,6 @@
 /**
- * `pnpm chaos [--minutes N | --seconds N] [--seed S] [--sites 3|5] [--transport tcp|ws] [--net relay|netns]`
- * `         [--clients N] [--election-timeout-ms N] [--faults kind,kind…] [--keep] [--verbose]`
+ * `pnpm chaos [--minutes N | --seconds N] [--seed S] [--sites 3|5] [--transport tcp|ws] [--net relay|netns|auto]`
+ * `         [--clients N] [--election-timeout-ms N] [--faults kind,kind…] [--log-level LEVEL] [--keep] [--verbose]`
  * `pnpm chaos --durability-modes [--seed S] [--transport tcp|ws]`
  *
  * Runs real `kv node` processes under a seeded fault schedule (see faults.ts) and checks the history
@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { runDurabilityModes } from './durability.js';
 import { FAULT_KINDS, type FaultKind } from './faults.js';
+import { NetnsNetwork } from './netns.js';
 import { killAllTrackedSync } from './processes.js';
 import { type ChaosOptions, DEFAULT_OPTIONS, removeRunDir, runChaos, summaryLine } from './run.js';
 
@@ -46,6 +47,7 @@ const { values } = (() => {
         keep: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         'durability-modes': { type: 'boolean', default: false },
+        'log-level': { type: 'string', default: 'info' },
       },
       strict: true,
       allowPositionals: false,
@@ -61,8 +63,13 @@ const sites = number(values.sites, 'sites', 3, 5) ?? DEFAULT_OPTIONS.sites;
 if (sites !== 3 && sites !== 5) usage('--sites must be 3 or 5');
 const transport = values.transport ?? DEFAULT_OPTIONS.transport;
 if (transport !== 'tcp' && transport !== 'ws') usage('--transport must be tcp or ws');
-const net = values.net ?? DEFAULT_OPTIONS.net;
-if (net !== 'relay' && net !== 'netns') usage('--net must be relay or netns');
+const netFlag = values.net ?? DEFAULT_OPTIONS.net;
+if (netFlag !== 'relay' && netFlag !== 'netns' && netFlag !== 'auto')
+  usage('--net must be relay, netns or auto');
+// auto: kernel isolation when this process can build namespaces, else the relay (and say why).
+const netnsUnavailable = netFlag === 'relay' ? undefined : NetnsNetwork.unavailable();
+if (netFlag === 'netns' && netnsUnavailable !== undefined) usage(`--net netns: ${netnsUnavailable}`);
+const net = netFlag === 'relay' || netnsUnavailable !== undefined ? 'relay' : 'netns';
 const minutes = number(values.minutes, 'minutes', 0.05, 24 * 60);
 const seconds = number(values.seconds, 'seconds', 3, 24 * 3600);
 const durationMs = Math.round(
@@ -119,19 +126,24 @@ const options: ChaosOptions = {
   faults,
   keep: values.keep,
   log,
+  siteLogLevel: values['log-level'],
 };
 const report = await runChaos(options);
+const why =
+  netFlag === 'auto' && netnsUnavailable !== undefined ? ` (no namespaces: ${netnsUnavailable})` : '';
 process.stderr.write(
-  `chaos seed=${seed} sites=${sites} transport=${transport} ${(durationMs / 1000).toFixed(0)}s; ${report.network}\n`,
+  `chaos seed=${seed} sites=${sites} transport=${transport} ${(durationMs / 1000).toFixed(0)}s; ${report.network}${why}\n`,
 );
 for (const line of report.details) process.stderr.write(`  ${line}\n`);
 for (const check of report.checks) {
+  if (check.ok && !verbose) continue;
   process.stderr.write(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.summary}\n`);
   for (const finding of check.findings) process.stderr.write(`       ${finding}\n`);
 }
+if (!verbose && report.ok) process.stderr.write(`  every checker passed (${report.checks.length})\n`);
 if (!report.ok) {
   process.stderr.write(
-    `chaos FAILED: seed ${seed} (rerun: pnpm chaos --seed ${seed} --sites ${sites} --transport ${transport} --seconds ${durationMs / 1000}); sites' logs kept in ${report.dir}/logs\n`,
+    `chaos FAILED: seed ${seed} (rerun: pnpm chaos --seed ${seed} --sites ${sites} --transport ${transport} --net ${net} --seconds ${durationMs / 1000}${values.faults === undefined ? '' : ` --faults ${values.faults}`}); sites' logs kept in ${report.dir}/logs\n`,
   );
 } else if (report.kept) {
   process.stderr.write(`run directory kept: ${report.dir}\n`);

@@ -31,8 +31,20 @@ export const FAULT_KINDS = [
   'one-way',
   'delay',
   'flaky',
+  'wipe-holder',
+  'wipe-lagging',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/**
+ * Not in a run unless asked for (`--faults wipe-lagging`): with 5 sites it aims at a gap the election
+ * package documents as not fixed yet (a wiped site votes again once it has re-synced part of its log),
+ * so a 5-site run with it is expected to lose acknowledged writes until that is fixed.
+ */
+export const OPT_IN_FAULTS: readonly FaultKind[] = ['wipe-lagging'];
+export const DEFAULT_FAULTS: readonly FaultKind[] = FAULT_KINDS.filter(
+  (kind) => !OPT_IN_FAULTS.includes(kind),
+);
 
 const WEIGHTS: Record<FaultKind, number> = {
   'kill-master': 3,
@@ -47,6 +59,8 @@ const WEIGHTS: Record<FaultKind, number> = {
   'one-way': 1,
   delay: 1,
   flaky: 1,
+  'wipe-holder': 1,
+  'wipe-lagging': 3,
 };
 
 /** Every run starts with these (in a seeded order), so even a short run has kill -9, SIGSTOP and a partition. */
@@ -82,6 +96,7 @@ export class FaultRunner {
   readonly #kinds: FaultKind[];
   readonly #first: FaultKind[];
   #stopAt = 0;
+  #fills = 0;
 
   constructor(cluster: ChaosCluster, options: FaultOptions) {
     this.#cluster = cluster;
@@ -226,6 +241,10 @@ export class FaultRunner {
         );
         return;
       }
+      case 'wipe-holder':
+        return this.#wipeHolders(false);
+      case 'wipe-lagging':
+        return this.#wipeHolders(true);
       case 'flaky': {
         const forMs = this.#duration(2 * et, 6 * et);
         this.#log(`flaky: random connections cut for ${forMs} ms`);
@@ -248,6 +267,82 @@ export class FaultRunner {
     await site.wipe();
     this.#cluster.wipes.push({ site: victim, atMs: this.#cluster.now() });
     await site.start(this.#cluster.startedAt);
+  }
+
+  /**
+   * Wiped sites and a lagging group. Some peers (`lagging`, ⌊(n−1)/2⌋ of them) are cut off while the
+   * master and the others (`holders`) acknowledge writes; then holders are wiped and restarted with their
+   * catch-up throttled, and the master is killed as soon as each wiped holder has some records (or after
+   * 10 s without). `wipe-holder` wipes one holder: with 3 sites the wiped site must refuse to vote (the
+   * lagging site lacks acknowledged writes: no master until the old one returns); with 5 the remaining
+   * holder must win. `wipe-lagging` wipes every holder: with 5 sites a partly re-synced holder that votes
+   * elects a lagging site without writes it acknowledged before the wipe (the documented gap).
+   */
+  async #wipeHolders(all: boolean): Promise<void> {
+    const kind = all ? 'wipe-lagging' : 'wipe-holder';
+    const cluster = this.#cluster;
+    const et = this.#options.electionTimeoutMs;
+    const master = this.#master();
+    const peers = shuffle(
+      cluster.ids.filter((id) => id !== master),
+      this.#prng,
+    );
+    const lagging = peers.slice(0, Math.floor((cluster.ids.length - 1) / 2));
+    const holders = peers.slice(lagging.length);
+    const wiped = all ? holders : holders.slice(0, 1);
+    const isolate = new Set<string>();
+    for (const site of lagging)
+      for (const other of cluster.ids)
+        if (other !== site) {
+          isolate.add(linkName(site, other));
+          isolate.add(linkName(other, site));
+        }
+    // Catch-up ships the log in chunks of a few hundred KiB: first grow the log well past one chunk, so a
+    // holder can be caught with less of it than the lagging sites hold.
+    const fill = 'x'.repeat(4096);
+    let filled = 0;
+    for (let index = 0; index < (all ? 200 : 0); index++) {
+      const answer = await cluster.http.send(
+        `${cluster.site(master).url}/kv/fill-${this.#fills++}?ack=all&timeoutMs=2000`,
+        { method: 'PUT', body: fill, timeoutMs: 5_000 },
+      );
+      if (answer.ok && answer.answer.status === 200) filled++;
+    }
+    this.#log(
+      `${kind}: ${all ? `${filled} fill writes of 4 KiB; ` : ''}${lagging.join(' ')} cut off; ${master} + ${holders.join(' ')} acknowledge; then ${wiped.join(' ')} wiped`,
+    );
+    await cluster.network.partition(isolate, 'stall');
+    await sleep(this.#duration(2 * et, 3 * et));
+    await cluster.network.relay.set(
+      wiped.map((site) => ({ from: master, to: site, state: { rateBytesPerSec: 60_000 } })),
+    );
+    // One at a time, each until it has some records: the master keeps a majority of live peers meanwhile
+    // (given an election timeout longer than a restart).
+    const partial = new Map<string, number>();
+    for (const site of wiped) {
+      await cluster.site(site).kill();
+      await cluster.site(site).wipe();
+      cluster.wipes.push({ site, atMs: cluster.now() });
+      await cluster.site(site).start(cluster.startedAt);
+      const empty = (await cluster.pollSite(cluster.site(site)))?.lsn ?? 0;
+      const deadline = cluster.now() + (all ? 10_000 : 3_000);
+      while (cluster.now() < deadline && !partial.has(site)) {
+        const lsn = (await cluster.pollSite(cluster.site(site)))?.lsn ?? 0;
+        if (lsn > empty) partial.set(site, lsn);
+        else await sleep(20);
+      }
+    }
+    const lags = lagging.map((site) => `${site}@${cluster.latest.get(site)?.lsn ?? '?'}`).join(' ');
+    this.#log(
+      `${kind}: wiped sites re-synced ${[...partial].map(([site, lsn]) => `${site}@${lsn}`).join(' ') || 'nothing'} (lagging ${lags}); kill -9 master ${master}`,
+    );
+    await cluster.site(master).kill();
+    await cluster.network.relay.set(
+      wiped.map((site) => ({ from: master, to: site, state: { rateBytesPerSec: 0 } })),
+    );
+    await cluster.network.partition(new Set(), 'stall');
+    await sleep(this.#duration(3 * et, 5 * et));
+    await this.#restart(master);
   }
 
   async #pauseMaster(): Promise<void> {

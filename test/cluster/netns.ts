@@ -110,13 +110,28 @@ export class NetnsNetwork implements Network {
     });
   }
 
-  /** Whether this process can build namespaces (root and iproute2): the reason if not. */
+  /** Whether this process can build namespaces (root, iproute2, and the kernel lets it): the reason if not. */
   static unavailable(): string | undefined {
     if (process.getuid?.() !== 0) return 'not running as root';
     try {
       ip(['-V']);
     } catch {
       return 'the ip command (iproute2) is missing';
+    }
+    // Root in a container may still lack CAP_NET_ADMIN or bridge/veth support: try what a run needs.
+    const probe = `${PREFIX}-${process.pid}-probe`;
+    const bridge = `ackp${process.pid.toString(36)}`;
+    try {
+      ip(['netns', 'add', probe]);
+      ip(['link', 'add', bridge, 'type', 'bridge']);
+      ip(['link', 'add', `${bridge}a`, 'type', 'veth', 'peer', 'name', `${bridge}b`]);
+      ip(['link', 'set', `${bridge}b`, 'netns', probe]);
+    } catch (error) {
+      return `cannot build namespaces here: ${String((error as { stderr?: string }).stderr ?? error).trim()}`;
+    } finally {
+      tryIp(['link', 'del', `${bridge}a`]);
+      tryIp(['link', 'del', bridge]);
+      tryIp(['netns', 'del', probe]);
     }
     return undefined;
   }

@@ -7,7 +7,8 @@
  *   veth pair on a bridge; a partition is a set of blackhole routes inside the namespaces, so the
  *   kernel drops the packets (the relay stays in the path only for delays and cuts). See netns.ts.
  */
-import { freePorts } from '../../examples/kv-cluster/src/ports.js';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import type { RelayClient } from './relay-client.js';
 
 export interface HostPort {
@@ -35,6 +36,37 @@ export interface Network {
 
 export const linkName = (from: string, to: string) => `${from}>${to}`;
 
+/**
+ * Ports for the sites, below the kernel's ephemeral range: a site keeps its ports across restarts, and
+ * a port from the ephemeral range (what every `listen(0)` and outgoing connection on this machine draws
+ * from, the relay's included) could be taken while the site is down. Each is checked free when chosen.
+ */
+export async function reservePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    );
+  } catch {
+    // Not Linux: the usual default.
+  }
+  const low = 10_000;
+  const high = Math.max(low + 1_000, Math.min(ephemeralLow, 65_536) - 1);
+  const chosen: number[] = [];
+  for (let attempt = 0; chosen.length < count && attempt < 1_000; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (chosen.includes(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen({ host, port }, () => server.close(() => resolve(true)));
+    });
+    if (free) chosen.push(port);
+  }
+  if (chosen.length < count) throw new Error(`found only ${chosen.length} free ports of ${count}`);
+  return chosen;
+}
+
 /** Sites on 127.0.0.1; the relay holds the partitions. */
 export class RelayNetwork implements Network {
   readonly kind = 'relay';
@@ -54,7 +86,7 @@ export class RelayNetwork implements Network {
 
   static async create(relay: RelayClient, ids: readonly string[]): Promise<RelayNetwork> {
     const network = new RelayNetwork(relay, ids);
-    const ports = await freePorts(ids.length * 2);
+    const ports = await reservePorts(ids.length * 2);
     ids.forEach((id, index) => {
       network.#listen.set(id, { host: '127.0.0.1', port: ports[index]! });
       network.#http.set(id, { host: '127.0.0.1', port: ports[ids.length + index]! });

@@ -83,8 +83,17 @@ class Pipe {
     });
   }
 
-  #onData(chunk: Buffer): void {
+  #onData(data: Buffer): void {
     const state = this.#state();
+    // Throttled: small pieces, so a big read trickles out instead of waiting whole.
+    const piece =
+      state.rateBytesPerSec > 0 ? Math.max(256, Math.floor(state.rateBytesPerSec / 20)) : data.length;
+    for (let offset = 0; offset < data.length; offset += piece)
+      this.#enqueue(data.subarray(offset, offset + piece), state);
+    this.poke();
+  }
+
+  #enqueue(chunk: Buffer, state: LinkState): void {
     const now = Date.now();
     let due = now + state.delayMs + (state.jitterMs > 0 ? this.#random() * state.jitterMs : 0);
     if (state.rateBytesPerSec > 0)
@@ -93,7 +102,6 @@ class Pipe {
     this.#lastDue = due;
     this.#queue.push({ due, chunk });
     this.#queuedBytes += chunk.length;
-    this.poke();
   }
 
   /** Delivers what is due, unless the link is blocked; re-arms the timer; applies backpressure. */

@@ -18,7 +18,7 @@ import {
   maxUnavailableMs,
 } from './checks.js';
 import { ChaosCluster, type SiteStatus } from './cluster.js';
-import { FAULT_KINDS, type FaultKind, FaultRunner } from './faults.js';
+import { DEFAULT_FAULTS, type FaultKind, FaultRunner } from './faults.js';
 import { History, isAcked } from './history.js';
 import { type Network, RelayNetwork } from './network.js';
 import { killAllTracked } from './processes.js';
@@ -43,6 +43,8 @@ export interface ChaosOptions {
   readonly baseDir?: string;
   readonly log: (line: string) => void;
   readonly extraSiteFlags?: readonly string[];
+  /** The sites' --log-level (default info). */
+  readonly siteLogLevel?: string;
 }
 
 export const DEFAULT_OPTIONS = {
@@ -53,7 +55,7 @@ export const DEFAULT_OPTIONS = {
   electionTimeoutMs: 1_000,
   ackTimeoutMs: 1_000,
   durability: 'fsync',
-  faults: FAULT_KINDS,
+  faults: DEFAULT_FAULTS,
   keep: false,
 } as const;
 
@@ -166,7 +168,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         electionTimeoutMs: options.electionTimeoutMs,
         ackTimeoutMs: options.ackTimeoutMs,
         durability: options.durability,
-        logLevel: 'info',
+        logLevel: options.siteLogLevel ?? 'info',
         ...(options.extraSiteFlags === undefined ? {} : { extraFlags: options.extraSiteFlags }),
       },
     });
@@ -234,6 +236,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const converged = await waitConverged(cluster, CONVERGE_TIMEOUT_MS);
     if ('error' in converged) {
       checks.push({ name: 'converges', ok: false, findings: [converged.error], summary: converged.error });
+      // Every site's whole /status (stats included), for whoever looks into why.
+      const statuses = await cluster.pollAll();
+      writeFileSync(
+        path.join(dir, 'final-status.json'),
+        JSON.stringify(Object.fromEntries(statuses), null, 1),
+      );
     } else {
       checks.push({ name: 'converges', ok: true, findings: [], summary: `master ${converged.master}` });
       const urls = new Map(ids.map((id) => [id, cluster!.site(id).url]));
@@ -289,9 +297,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // Acknowledged writes missing from any site, one count per write.
       lost: new Set(lost.map((entry) => entry.operation.id)).size,
       indeterminate: counts.indeterminate,
-      elections: new Set(
-        cluster.claims.filter((claim) => claim.role === 'master').map((claim) => claim.generation),
-      ).size,
+      // Master generations seen: in the sites' own claims, or in an election explanation a site reported
+      // (a master that lived between two polls).
+      elections: new Set([
+        ...cluster.claims.filter((claim) => claim.role === 'master').map((claim) => claim.generation),
+        ...[...cluster.explanations.values()].map((explanation) => explanation.electionGeneration),
+      ]).size,
       maxUnavailableMs: maxUnavailableMs(
         history.operations,
         history.operations.find(isAcked)?.completeMs ?? workloadStart,
