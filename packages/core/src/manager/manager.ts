@@ -213,7 +213,15 @@ interface CommitInFlight {
 interface ThresholdPlan {
   readonly counting: readonly SiteId[];
   readonly required: number;
+  /**
+   * Met verdicts by which counting sites are missing (bit i: counting[i]), made once each and shared by
+   * every receipt that reports them (receipts only read them). Only for up to 31 counting sites.
+   */
+  readonly metVerdicts: Map<number, ReceiptVerdict>;
 }
+
+/** Past this many counting sites a met verdict is built per receipt instead of looked up. */
+const MET_VERDICT_CACHE_MAX_SITES = 31;
 
 /** At most this many forwarded writes wait for their master's answer at once, per client. */
 export const MAX_FORWARDS_IN_FLIGHT = 1024;
@@ -402,25 +410,57 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
    * policy. Resolves to a receipt whatever happens to the acks; rejects only when this site is not master
    * (`NotMasterError`), the log failed, or `signal` aborted the wait.
    */
-  async commit(payloads: readonly Uint8Array[], options: ManagerCommitOptions = {}): Promise<CommitReceipt> {
-    options.signal?.throwIfAborted();
-    if (this.#transferring !== undefined) throw new NotMasterError(this.siteId, this.#transferring);
-    if (this.#base.role !== 'master') {
-      const master = this.#base.master;
-      if (options.forward && master !== undefined && master !== this.siteId)
-        return this.#forward(master, payloads, options);
-      throw new NotMasterError(this.siteId, master);
+  commit(payloads: readonly Uint8Array[], options: ManagerCommitOptions = {}): Promise<CommitReceipt> {
+    try {
+      options.signal?.throwIfAborted();
+      if (this.#transferring !== undefined) throw new NotMasterError(this.siteId, this.#transferring);
+      if (this.#base.role !== 'master') {
+        const master = this.#base.master;
+        if (options.forward && master !== undefined && master !== this.siteId)
+          return this.#forward(master, payloads, options);
+        throw new NotMasterError(this.siteId, master);
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
     const policy: AckPolicy = this.#async ? 'none' : (options.policy ?? this.#options.ackPolicy);
     const timeoutMs = options.ackTimeoutMs ?? this.#options.ackTimeoutMs;
     const minRank = ACK_LEVEL_RANK[options.minAckLevel ?? this.#options.minAckLevel];
     const startedAt = this.#clock.now();
     this.#commits++;
-    const local = await this.#base.commit(payloads);
+    // One promise for the caller, resolved with the receipt by whichever comes first (at once, the acks,
+    // the ack timeout, a peer going down, lost mastership) or rejected (the log failed, the signal
+    // aborted): no async function and no second promise for it to adopt, on a path taken per commit.
+    return new Promise<CommitReceipt>((resolve, reject) => {
+      this.#base.commit(payloads).then((local) => {
+        try {
+          this.#afterLocalCommit(
+            { local, policy, minRank, startedAt },
+            timeoutMs,
+            options.signal,
+            resolve,
+            reject,
+          );
+        } catch (error) {
+          reject(error);
+        }
+      }, reject);
+    });
+  }
+
+  /** The commit is in the log and on its way to the clients: report it now, or wait for its acks. */
+  #afterLocalCommit(
+    commit: CommitInFlight,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    resolve: (receipt: CommitReceipt | Promise<CommitReceipt>) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    const { local, policy, minRank, startedAt } = commit;
     if (this.#closed) {
       // Closed while the commit was on its way out: nobody can judge its acks any more.
       this.#permUnknown++;
-      return {
+      resolve({
         txnId: local.txnId,
         lsn: local.lsn,
         generation: local.generation,
@@ -435,67 +475,74 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         localFlushForced: local.localFlushForced,
         localLevel: 'buffered',
         elapsedMs: this.#clock.now() - startedAt,
-      };
+      });
+      return;
     }
-    const commit: CommitInFlight = { local, policy, minRank, startedAt };
     if (this.#base.role !== 'master' || this.#base.generation !== local.generation) {
-      return this.#settle(commit, 'unknown', 'lostMastership', undefined);
+      resolve(this.#settle(commit, 'unknown', 'lostMastership', undefined));
+      return;
     }
     // `none` waits for nothing; a threshold policy is judged without building a verdict (see #satisfied).
     const plan = this.#planOf(policy);
-    if (plan !== undefined && this.#satisfied(plan, local.lsn, minRank))
-      return this.#settle(commit, 'acknowledged', undefined, this.#metVerdict(plan, local.lsn, minRank));
+    if (plan !== undefined && this.#satisfied(plan, local.lsn, minRank)) {
+      resolve(this.#settle(commit, 'acknowledged', undefined, this.#metVerdict(plan, local.lsn, minRank)));
+      return;
+    }
     if (plan === undefined || !this.#possible(plan, local.lsn, minRank)) {
       const first = this.#evaluate(local.lsn, policy, minRank);
-      if (first.satisfied)
-        return this.#settle(
-          commit,
-          first.perm ? 'acknowledged' : 'permFailed',
-          first.perm ? undefined : 'notQuorum',
-          first,
+      if (first.satisfied) {
+        resolve(
+          this.#settle(
+            commit,
+            first.perm ? 'acknowledged' : 'permFailed',
+            first.perm ? undefined : 'notQuorum',
+            first,
+          ),
         );
-      if (!first.possible) return this.#settle(commit, 'permFailed', 'unreachable', first);
+        return;
+      }
+      if (!first.possible) {
+        resolve(this.#settle(commit, 'permFailed', 'unreachable', first));
+        return;
+      }
     }
 
-    // Resolved with the receipt by whichever comes first: the acks, the ack timeout (AckDeadlines), a
-    // peer going down (fail fast), lost mastership, or the abort signal (rejected).
-    return new Promise<CommitReceipt>((resolve, reject) => {
-      const signal = options.signal;
-      let onAbort: (() => void) | undefined;
-      const pending: PendingCommit = {
-        lsn: local.lsn,
-        policy,
-        minRank,
-        startedAt,
-        deadline: startedAt + timeoutMs,
-        done: false,
-        finish: (outcome, reason, verdict) => {
-          if (pending.done) return;
-          pending.done = true;
-          this.#forget(pending);
-          if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
-          // Called from ack, timer and peer handlers: a failure belongs to this commit, not to them.
-          try {
-            resolve(this.#settle(commit, outcome, reason, verdict));
-          } catch (error) {
-            reject(error);
-          }
-        },
+    // Wait: the acks, the ack timeout (AckDeadlines), a peer going down (fail fast), lost mastership, or
+    // the abort signal (rejected).
+    let onAbort: (() => void) | undefined;
+    const pending: PendingCommit = {
+      lsn: local.lsn,
+      policy,
+      minRank,
+      startedAt,
+      deadline: startedAt + timeoutMs,
+      done: false,
+      finish: (outcome, reason, verdict) => {
+        if (pending.done) return;
+        pending.done = true;
+        this.#forget(pending);
+        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+        // Called from ack, timer and peer handlers: a failure belongs to this commit, not to them.
+        try {
+          resolve(this.#settle(commit, outcome, reason, verdict));
+        } catch (error) {
+          reject(error);
+        }
+      },
+    };
+    if (signal !== undefined) {
+      onAbort = () => {
+        if (pending.done) return;
+        pending.done = true;
+        this.#forget(pending);
+        reject(signal.reason);
       };
-      if (signal !== undefined) {
-        onAbort = () => {
-          if (pending.done) return;
-          pending.done = true;
-          this.#forget(pending);
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-      this.#pending.add(pending);
-      this.#deadlines.add(pending);
-      if (plan === undefined) this.#pendingAllAvailable.add(pending);
-      else this.#queueOf(policy, minRank).add(pending);
-    });
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    this.#pending.add(pending);
+    this.#deadlines.add(pending);
+    if (plan === undefined) this.#pendingAllAvailable.add(pending);
+    else this.#queueOf(policy, minRank).add(pending);
   }
 
   /** The ack timeout of a waiting commit ran out. */
@@ -1014,7 +1061,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         acked: new Set(),
         twoSiteStrict: this.#options.twoSiteStrict,
       });
-      plan = { counting: verdict.counting, required: verdict.needed };
+      plan = { counting: verdict.counting, required: verdict.needed, metVerdicts: new Map() };
     }
     this.#plans.set(policy, plan);
     return plan;
@@ -1052,15 +1099,32 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
 
   /** The receipt's view of a met threshold: nothing needed; who of the counting sites had not acked. */
   #metVerdict(plan: ThresholdPlan, lsn: number, minRank: number): ReceiptVerdict {
-    if (plan.counting.length === 0) return MET_BY_NOBODY;
-    let missing: SiteId[] | undefined;
+    const counting = plan.counting;
+    if (counting.length === 0) return MET_BY_NOBODY;
+    if (counting.length > MET_VERDICT_CACHE_MAX_SITES) return this.#buildMetVerdict(plan, lsn, minRank);
+    let missingBits = 0;
+    for (let index = 0; index < counting.length; index++) {
+      const ack = this.#acks.get(counting[index]!);
+      if (ack === undefined || ack.lsn < lsn || ACK_LEVEL_RANK[ack.level] < minRank)
+        missingBits |= 1 << index;
+    }
+    if (missingBits === 0) return MET_BY_NOBODY;
+    let verdict = plan.metVerdicts.get(missingBits);
+    if (verdict === undefined) {
+      const missing = Object.freeze(counting.filter((_, index) => (missingBits & (1 << index)) !== 0));
+      verdict = Object.freeze({ needed: 0, missing });
+      plan.metVerdicts.set(missingBits, verdict);
+    }
+    return verdict;
+  }
+
+  #buildMetVerdict(plan: ThresholdPlan, lsn: number, minRank: number): ReceiptVerdict {
+    const missing: SiteId[] = [];
     for (const site of plan.counting) {
       const ack = this.#acks.get(site);
-      if (ack !== undefined && ack.lsn >= lsn && ACK_LEVEL_RANK[ack.level] >= minRank) continue;
-      missing ??= [];
-      missing.push(site);
+      if (ack === undefined || ack.lsn < lsn || ACK_LEVEL_RANK[ack.level] < minRank) missing.push(site);
     }
-    return missing === undefined ? MET_BY_NOBODY : { needed: 0, missing };
+    return missing.length === 0 ? MET_BY_NOBODY : { needed: 0, missing };
   }
 
   #isPerm(lsn: number, policy: AckPolicy, minRank: number): boolean {
@@ -1088,10 +1152,15 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
   }
 
   #ackedBy(lsn: number, minRank: number, startedAt: number): AckReceived[] {
-    const acked: AckReceived[] = [];
+    // Counted first, so the array is made at its size (one per receipt: a grown array's spare room adds up).
+    let count = 0;
+    for (const ack of this.#acks.values())
+      if (ack.lsn >= lsn && ACK_LEVEL_RANK[ack.level] >= minRank) count++;
+    const acked = new Array<AckReceived>(count);
+    let index = 0;
     for (const [site, ack] of this.#acks) {
       if (ack.lsn >= lsn && ACK_LEVEL_RANK[ack.level] >= minRank) {
-        acked.push({ site, level: ack.level, latencyMs: Math.max(0, ack.at - startedAt) });
+        acked[index++] = { site, level: ack.level, latencyMs: Math.max(0, ack.at - startedAt) };
       }
     }
     return acked;
