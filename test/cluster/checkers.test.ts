@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   checkGenerationsMonotonic,
   checkLinearizable,
+  checkNoStaleAcks,
   checkOneMasterPerGeneration,
   checkWipedVotes,
   maxUnavailableMs,
@@ -209,6 +210,30 @@ describe('claims and elections', () => {
   it('must fail: a client that follows another master than the one claiming the generation', () => {
     const result = checkOneMasterPerGeneration([claim('a', 'master', 3, 'a'), claim('c', 'client', 3, 'b')]);
     expect(result.ok).toBe(false);
+  });
+
+  it('must fail: a write acknowledged under a generation older than a master seen before it began', () => {
+    const acked = (generation: number, invokeMs: number): Operation =>
+      operation({
+        kind: 'write',
+        key: 'k',
+        value: `v${invokeMs}`,
+        invokeMs,
+        completeMs: invokeMs + 5,
+        receipt: {
+          lsn: invokeMs,
+          generation,
+          perm: true,
+          policy: 'quorum',
+          token: `${generation}:${invokeMs}`,
+        },
+      });
+    const claims = [claim('a', 'master', 1, 'a', 0), claim('b', 'master', 2, 'b', 100)];
+    // Invoked before b was seen master: fine (the claim may have come later than the election, not earlier).
+    expect(checkNoStaleAcks([acked(1, 50), acked(2, 150)], claims).ok).toBe(true);
+    const stale = checkNoStaleAcks([acked(1, 150)], claims);
+    expect(stale.ok).toBe(false);
+    expect(stale.findings[0]).toContain('generation 1');
   });
 
   it('must fail: a generation that goes back on a site, unless it was wiped', () => {

@@ -59,6 +59,32 @@ export function checkOneMasterPerGeneration(claims: readonly Claim[]): CheckResu
   return result('one-master-per-generation', findings, `${masters.size} master generations`);
 }
 
+/**
+ * P5: no write is acknowledged by a stale master. A write invoked after a site was seen claiming
+ * mastership of a newer generation cannot be acknowledged under an older one: the new master's voters
+ * (a majority) were fenced off the old generation before it existed, and any ack quorum of the old
+ * master would have to include one of them.
+ */
+export function checkNoStaleAcks(operations: readonly Operation[], claims: readonly Claim[]): CheckResult {
+  const masters = claims
+    .filter((claim) => claim.role === 'master')
+    .map((claim) => ({ atMs: claim.atMs, generation: claim.generation, site: claim.site }))
+    .sort((a, b) => a.atMs - b.atMs);
+  const findings: string[] = [];
+  let checked = 0;
+  for (const operation of operations) {
+    if (!isAcked(operation)) continue;
+    checked++;
+    const generation = operation.receipt!.generation;
+    const newer = masters.find((claim) => claim.atMs < operation.invokeMs && claim.generation > generation);
+    if (newer !== undefined)
+      findings.push(
+        `${operation.key}=${operation.value} acknowledged at generation ${generation} (${operation.site}), invoked at ${(operation.invokeMs / 1000).toFixed(2)}s after ${newer.site} was seen master of generation ${newer.generation} at ${(newer.atMs / 1000).toFixed(2)}s`,
+      );
+  }
+  return result('no-acks-from-a-stale-master', findings, `${checked} acknowledged writes`);
+}
+
 /** Generations never go back on a site, across restarts too (a wiped site starts anew). */
 export function checkGenerationsMonotonic(
   claims: readonly Claim[],

@@ -12,6 +12,7 @@ import {
   checkFinalState,
   checkGenerationsMonotonic,
   checkLinearizable,
+  checkNoStaleAcks,
   checkOneMasterPerGeneration,
   checkWipedVotes,
   type LostWrite,
@@ -259,6 +260,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     checks.push(checkLinearizable(history.operations));
     checks.push(checkOneMasterPerGeneration(cluster.claims));
+    checks.push(checkNoStaleAcks(history.operations, cluster.claims));
     checks.push(checkGenerationsMonotonic(cluster.claims, cluster.wipes));
     checks.push(checkWipedVotes(cluster.explanations.values()));
     const stale = faults.stepDowns.filter((check) => check.verdict === 'violation');
