@@ -8,7 +8,9 @@
  * This is the shell around the pure `ReplicaCore`: it performs the core's effects in order. Every entry
  * point runs in turn — at once when nothing else is running or waiting, else after what is — so effects
  * of one input are performed before the next input is stepped; flushes run in the background and report
- * back as `durable` inputs.
+ * back as `durable` inputs. Running at once means that `send`, the state machine and event listeners
+ * may be called before the entry point (`commit`, `processMessage`, …) returns its promise; an entry
+ * point they call in turn waits until that work is done (it never runs inside it).
  */
 import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
