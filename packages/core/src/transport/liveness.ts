@@ -95,9 +95,12 @@ export class Liveness {
       this.#heard = false;
       this.#lastHeardMs = now;
     }
-    const silentMs = Math.round(now - this.#lastHeardMs);
+    // Compared unrounded: a rounded 199.6 ms would pass for a 200 ms timeout and end the link early.
+    const silentMs = now - this.#lastHeardMs;
     if (silentMs >= this.#options.timeoutMs) {
-      this.#die(new ConnectionError('unresponsive', `nothing heard from the peer for ${silentMs} ms`));
+      this.#die(
+        new ConnectionError('unresponsive', `nothing heard from the peer for ${Math.round(silentMs)} ms`),
+      );
       return;
     }
     const stalledMs = this.#stalledMs(now);
@@ -105,7 +108,7 @@ export class Liveness {
       this.#die(
         new ConnectionError(
           'unresponsive',
-          `the peer read none of what we sent for ${stalledMs} ms (the socket's write buffer stayed full)`,
+          `the peer read none of what we sent for ${Math.round(stalledMs)} ms (the socket's write buffer stayed full)`,
         ),
       );
       return;
@@ -124,7 +127,7 @@ export class Liveness {
       this.#stall = { sinceMs: now, flushed: outbound.flushed };
       return 0;
     }
-    return Math.round(now - this.#stall.sinceMs);
+    return now - this.#stall.sinceMs;
   }
 
   #die(error: ConnectionError): void {
