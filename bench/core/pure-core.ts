@@ -91,7 +91,7 @@ class Harness {
         return;
       case 'ship': {
         if (effect.to.length === 0) return;
-        const frame = encodeMessage(effect.message);
+        const frame = effect.frame ?? encodeMessage(effect.message);
         for (const to of effect.to) this.#enqueue(site, to, frame);
         return;
       }

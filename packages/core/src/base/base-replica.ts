@@ -783,7 +783,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   #ship(effect: Extract<ReplicaEffect, { type: 'ship' }>): void {
     const to = effect.to;
     // Encoded once for every recipient; a message that cannot be encoded counts as sent to nobody.
-    const bytes = to.length === 0 ? undefined : encodeOrUndefined(effect.message);
+    const bytes = to.length === 0 ? undefined : (effect.frame ?? encodeOrUndefined(effect.message));
     let ok = bytes !== undefined;
     let later: Promise<boolean>[] | undefined;
     if (bytes !== undefined) {

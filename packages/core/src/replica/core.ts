@@ -27,7 +27,8 @@ import {
   recordLsnAt,
   recordTypeAt,
 } from '../log/record.js';
-import type { Message } from '../wire/messages.js';
+import { encodeLogFrameInPlace, LOG_FRAME_PREFIX_BYTES } from '../wire/encode.js';
+import type { LogMessage, Message } from '../wire/messages.js';
 import { MAX_READS_IN_FLIGHT, MAX_SNAPSHOTS_IN_FLIGHT, type ReplicaCoreConfig } from './config.js';
 import { GapBuffer } from './gap-buffer.js';
 import { GenerationHistory } from './history.js';
@@ -91,7 +92,7 @@ const COMMIT_PAYLOAD = Buffer.alloc(COMMIT_PAYLOAD_BYTES);
  */
 const MIN_BULK_BUFFER_BYTES = 4096;
 const TWO_POW_32 = 0x1_0000_0000;
-const NO_BULK_BUFFER = new Uint8Array(0);
+const NO_BULK_BUFFER = Buffer.alloc(0);
 const NO_BULK_VIEW = new DataView(NO_BULK_BUFFER.buffer);
 
 function ignore(reason: string): ProcessResult {
@@ -152,10 +153,14 @@ export class ReplicaCore {
    * append effects are views into it) and shipped as one view of it. A shipped buffer is never written
    * again: the next batch gets a new one.
    */
-  #bulkBuffer: Uint8Array = NO_BULK_BUFFER;
+  /**
+   * The batch being built: LOG_FRAME_PREFIX_BYTES reserved for the frame's header and fixed fields, then
+   * the records, so the batch ships as a frame built around them (no copy into a frame of its own).
+   */
+  #bulkBuffer: Buffer = NO_BULK_BUFFER;
   /** A DataView over exactly `#bulkBuffer`: records are encoded through it. */
   #bulkView = NO_BULK_VIEW;
-  /** Bytes of `#bulkBuffer` in use: the batch so far. */
+  /** Bytes of records in `#bulkBuffer` (after the prefix): the batch so far. */
   #bulkBytes = 0;
   /** Size of the last batch shipped: what the next batch's buffer is sized for. */
   #lastBulkBytes = 0;
@@ -323,7 +328,7 @@ export class ReplicaCore {
       bytes = this.#encodeTransaction(
         this.#bulkBuffer,
         this.#bulkView,
-        this.#bulkBytes,
+        LOG_FRAME_PREFIX_BYTES + this.#bulkBytes,
         size,
         payloads,
         txnId,
@@ -424,18 +429,23 @@ export class ReplicaCore {
 
   /** Makes room for `bytes` more at the end of the batch: a first buffer, or a bigger copy. */
   #reserveBulk(bytes: number): void {
-    const needed = this.#bulkBytes + bytes;
+    const needed = LOG_FRAME_PREFIX_BYTES + this.#bulkBytes + bytes;
     if (needed <= this.#bulkBuffer.length) return;
     let capacity = Math.max(MIN_BULK_BUFFER_BYTES, this.#bulkBuffer.length * 2);
     if (this.#bulkBytes === 0) {
       // A new batch: sized for one like the last (bounded by the batch limit), so it rarely grows.
-      const expected = Math.min(this.#lastBulkBytes, this.#config.bulk.maxBytes);
+      const expected = LOG_FRAME_PREFIX_BYTES + Math.min(this.#lastBulkBytes, this.#config.bulk.maxBytes);
       while (capacity < expected) capacity *= 2;
     }
     while (capacity < needed) capacity *= 2;
     const grown = Buffer.allocUnsafe(capacity);
     // Views already handed out (append effects) keep the old buffer; it is never written again.
-    grown.set(this.#bulkBuffer.subarray(0, this.#bulkBytes), 0);
+    if (this.#bulkBytes > 0) {
+      grown.set(
+        this.#bulkBuffer.subarray(LOG_FRAME_PREFIX_BYTES, LOG_FRAME_PREFIX_BYTES + this.#bulkBytes),
+        LOG_FRAME_PREFIX_BYTES,
+      );
+    }
     this.#bulkBuffer = grown;
     this.#bulkView = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
@@ -1207,7 +1217,7 @@ export class ReplicaCore {
       return;
     }
     this.#reserveBulk(bytes.length);
-    this.#bulkBuffer.set(bytes, this.#bulkBytes);
+    this.#bulkBuffer.set(bytes, LOG_FRAME_PREFIX_BYTES + this.#bulkBytes);
     this.#addToBulk(firstLsn, bytes.length, hasCommit, records);
   }
 
@@ -1234,15 +1244,12 @@ export class ReplicaCore {
   #flushBulk(): void {
     if (this.#bulkBytes === 0) return;
     const buffer = this.#bulkBuffer;
-    const bytes =
-      this.#bulkBytes === buffer.length
-        ? buffer
-        : new Uint8Array(buffer.buffer, buffer.byteOffset, this.#bulkBytes);
+    const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset + LOG_FRAME_PREFIX_BYTES, this.#bulkBytes);
     const hasCommit = this.#bulkHasCommit;
     const prevGeneration = this.#bulkPrevGeneration;
     this.#lastBulkBytes = this.#bulkBytes;
     this.#resetBulk();
-    this.#sendLive(bytes, prevGeneration, hasCommit);
+    this.#sendLive(bytes, prevGeneration, hasCommit, buffer);
   }
 
   /** Empties the batch; its buffer goes with what was shipped (or is dropped) and is not written again. */
@@ -1254,23 +1261,29 @@ export class ReplicaCore {
     this.#bulkHasCommit = false;
   }
 
-  #sendLive(bytes: Uint8Array, prevGeneration: number, hasCommit: boolean): void {
+  /**
+   * Ships live records to every synced peer. `framed`: the bulk buffer the records sit in, after its
+   * reserved prefix — the frame is then built around them here (the effect's `frame`), not copied.
+   */
+  #sendLive(bytes: Uint8Array, prevGeneration: number, hasCommit: boolean, framed?: Buffer): void {
     const flags = hasCommit ? SendFlags.PERMANENT : 0;
     const to: SiteId[] = [];
     for (const [site, peer] of this.#peers) if (peer.synced) to.push(site);
+    const message: LogMessage = {
+      type: 'log',
+      generation: this.#generation,
+      flags,
+      prevLsn: prevLsnOf(bytes, prevGeneration),
+      prevGeneration,
+      records: bytes,
+    };
     this.#effects.push({
       type: 'ship',
       to,
-      message: {
-        type: 'log',
-        generation: this.#generation,
-        flags,
-        prevLsn: prevLsnOf(bytes, prevGeneration),
-        prevGeneration,
-        records: bytes,
-      },
+      message,
       flags,
       endLsn: this.#broadcastLsn,
+      frame: framed === undefined || to.length === 0 ? undefined : encodeLogFrameInPlace(message, framed),
     });
     this.#shippedLsn = this.#broadcastLsn;
   }

@@ -136,6 +136,11 @@ export type ReplicaEffect =
       readonly message: import('../wire/messages.js').LogMessage;
       readonly flags: number;
       readonly endLsn: number;
+      /**
+       * `message` already encoded, when the core built the frame itself (a bulk batch: the frame around
+       * the records, which were not copied). Send these bytes rather than encoding `message` again.
+       */
+      readonly frame?: Buffer | undefined;
     }
   /** Read whole records from `fromLsn`, at most `maxBytes` (at least one record); answer with `logRead`. */
   | {

@@ -34,6 +34,7 @@ import {
   ELECTION_CONTROL_KINDS,
   type ElectionControlKind,
   type ForwardOutcome,
+  type LogMessage,
   MAX_FORWARD_PAYLOADS,
   MAX_MESSAGE_HISTORY_ENTRIES,
   MAX_SITE_ID_BYTES,
@@ -204,14 +205,22 @@ export function bodyLength(message: Message): number {
   }
 }
 
+/**
+ * Writes the fixed fields of a `log` body (all but the records) at `offset`; returns where the records go.
+ * For a frame built around records already in place (`encodeLogFrameInPlace`).
+ */
+export function writeLogFixedFields(message: LogMessage, target: Buffer, offset: number): number {
+  let at = putU32(target, offset, u32Of(message, 'generation', message.generation));
+  at = putU64(target, at, u64Of(message, 'prevLsn', message.prevLsn));
+  return putU32(target, at, u32Of(message, 'prevGeneration', message.prevGeneration));
+}
+
 /** Writes the body of `message` at `offset`; `target` has room for `bodyLength(message)` bytes. */
 export function writeBody(message: Message, target: Buffer, offset: number): void {
   let at = putU32(target, offset, u32Of(message, 'generation', message.generation));
   switch (message.type) {
     case 'log':
-      at = putU64(target, at, u64Of(message, 'prevLsn', message.prevLsn));
-      at = putU32(target, at, u32Of(message, 'prevGeneration', message.prevGeneration));
-      target.set(message.records, at);
+      target.set(message.records, writeLogFixedFields(message, target, offset));
       return;
     case 'ack': {
       const level = ACK_LEVEL_CODES[message.level];

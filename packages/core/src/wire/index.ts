@@ -22,7 +22,14 @@
  */
 export type { DecodeResult } from './decode.js';
 export { decodeFrame } from './decode.js';
-export { encodeFrameInto, encodeLogFrame, encodeMessage, frameSize } from './encode.js';
+export {
+  encodeFrameInto,
+  encodeLogFrame,
+  encodeLogFrameInPlace,
+  encodeMessage,
+  frameSize,
+  LOG_FRAME_PREFIX_BYTES,
+} from './encode.js';
 export type { FrameHeader } from './frame.js';
 export { FRAME_HEADER_BYTES, FRAME_MAGIC, PROTOCOL_VERSION } from './frame.js';
 export type { PushResult } from './frame-decoder.js';

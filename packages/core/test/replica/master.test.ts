@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  encodeMessage,
   InvalidStateError,
   RecordTooLargeError,
   RecordType,
@@ -204,6 +205,10 @@ describe('propose', () => {
     expect(records.filter((record) => record.type === RecordType.commit).map((record) => record.lsn)).toEqual(
       [first.commitLsn, second.commitLsn],
     );
+    // The frame was built around the batch (no copy of the records) and is exactly the message, encoded.
+    const frame = ships[0]!.frame!;
+    expect(frame.buffer).toBe(ships[0]!.message.records.buffer);
+    expect(frame.equals(encodeMessage(ships[0]!.message))).toBe(true);
     // Flushed: a second flushBulk has nothing to send.
     expect(ofType(drive(core, { type: 'flushBulk' }).effects, 'ship')).toEqual([]);
   });

@@ -6,11 +6,13 @@ import {
   decodeFrame,
   encodeFrameInto,
   encodeLogFrame,
+  encodeLogFrameInPlace,
   encodeMessage,
   FRAME_HEADER_BYTES,
   FrameFlags,
   frameSize,
   iterateRecords,
+  LOG_FRAME_PREFIX_BYTES,
   MAX_MESSAGE_HISTORY_ENTRIES,
   type Message,
   MessageType,
@@ -80,6 +82,34 @@ describe('round trip', () => {
     const frame = encodeLogFrame(original, original.records);
     expect(frame.equals(encodeMessage(original))).toBe(true);
     expect(frame[4]).toBe(FrameFlags.PERMANENT);
+  });
+
+  it('builds a log frame around records already in place, byte for byte the copying encoder’s frame', () => {
+    const { message: original } = buildLogMessage({
+      generation: 4,
+      firstLsn: 100,
+      prevLsn: 60,
+      prevGeneration: 3,
+      records: [
+        { generation: 4, type: RecordType.data, txnId: 9, payload: Buffer.from('put a 1') },
+        { generation: 4, type: RecordType.commit, txnId: 9, payload: Buffer.alloc(0) },
+      ],
+    });
+    // A bulk buffer: the reserved prefix (left dirty, as a reused buffer would be), the records, spare room.
+    const buffer = Buffer.alloc(LOG_FRAME_PREFIX_BYTES + original.records.length + 40, 0xee);
+    original.records.forEach((byte, index) => {
+      buffer[LOG_FRAME_PREFIX_BYTES + index] = byte;
+    });
+    const records = buffer.subarray(LOG_FRAME_PREFIX_BYTES, LOG_FRAME_PREFIX_BYTES + original.records.length);
+    const frame = encodeLogFrameInPlace({ ...original, records }, buffer);
+    expect(frame.buffer).toBe(buffer.buffer);
+    expect(frame.equals(encodeMessage(original))).toBe(true);
+    const decoded = decodeFrame(frame);
+    expect(decoded.ok && plain(decoded.message)).toEqual(plain(original));
+    // Records anywhere but right after the prefix of that buffer are refused, not framed wrongly.
+    expect(() => encodeLogFrameInPlace(original, buffer)).toThrow(RangeError);
+    const shifted = buffer.subarray(LOG_FRAME_PREFIX_BYTES + 1, LOG_FRAME_PREFIX_BYTES + 1 + records.length);
+    expect(() => encodeLogFrameInPlace({ ...original, records: shifted }, buffer)).toThrow(/prefix/);
   });
 
   it('round-trips every election control kind and rejects a bad kind or granted byte', () => {
