@@ -33,9 +33,13 @@ export function encodeKvOperation(operation: KvOperation): Buffer {
 
 export function decodeKvOperation(payload: Uint8Array): KvOperation | undefined {
   if (payload.length < 3) return undefined;
-  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  const keyLength = bytes.readUInt16LE(1);
-  if (keyLength > MAX_KEY_BYTES || 3 + keyLength > bytes.length) return undefined;
+  const keyLength = payload[1]! | (payload[2]! << 8);
+  if (keyLength > MAX_KEY_BYTES || 3 + keyLength > payload.length) return undefined;
+  // Payloads from the log and the network are Buffers already: no view made to read the key (this runs
+  // for every record a site applies, the master's own included).
+  const bytes = Buffer.isBuffer(payload)
+    ? payload
+    : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const key = bytes.toString('utf8', 3, 3 + keyLength);
   if (bytes[0] === PUT)
     return { op: 'put', key, value: Uint8Array.prototype.slice.call(bytes, 3 + keyLength) };
