@@ -108,10 +108,34 @@ const MASTER_MESSAGES: ReadonlySet<Message['type']> = new Set([
   'init',
 ]);
 
+/** The master's `append` effect while proposals may still join it (see ReplicaCore.#openAppend). */
+interface MutableAppend {
+  type: 'append';
+  bytes: Uint8Array;
+  firstLsn: number;
+  endLsn: number;
+}
+
+interface OpenAppend {
+  readonly effect: MutableAppend;
+  readonly buffer: Buffer;
+  readonly start: number;
+  end: number;
+  /** `#effects.length` right after the last proposal that joined: anything emitted since closes it. */
+  effectsLength: number;
+}
+
 export class ReplicaCore {
   readonly siteId: SiteId;
   readonly #config: ReplicaCoreConfig;
   #effects: ReplicaEffect[] = [];
+  /**
+   * The master's `append` effect for its latest proposal while the next proposal may still join it:
+   * proposals made back to back (nothing else emitted between them, their records contiguous in the
+   * batch buffer) reach the log as one append — one log call, one `durable` report — rather than one
+   * each. Its `bytes` view is made when it closes: at takeEffects, or when a proposal cannot join.
+   */
+  #openAppend: OpenAppend | undefined;
   #now: number;
 
   #role: Role = 'none';
@@ -255,6 +279,7 @@ export class ReplicaCore {
 
   /** The effects produced since the last call, in the order they must be performed. */
   takeEffects(): ReplicaEffect[] {
+    if (this.#openAppend !== undefined) this.#closeAppend();
     const effects = this.#effects;
     this.#effects = [];
     return effects;
@@ -321,35 +346,31 @@ export class ReplicaCore {
     const generation = this.#generation;
     const firstLsn = this.#nextLsn;
     const bulk = this.#config.bulk.enabled;
+    const commitLsn = firstLsn + size - RECORD_HEADER_BYTES - COMMIT_PAYLOAD_BYTES;
     // Bulk on: encoded straight into the batch (no buffer per transaction, no copy at shipping).
-    let bytes: Uint8Array;
+    // What #appendLocal would learn by reading the records back is known here already: one generation,
+    // one transaction (its id taken above), the commit last.
+    let own: Buffer | undefined;
     if (bulk) {
       this.#reserveBulk(size);
-      bytes = this.#encodeTransaction(
-        this.#bulkBuffer,
-        this.#bulkView,
-        LOG_FRAME_PREFIX_BYTES + this.#bulkBytes,
-        size,
-        payloads,
-        txnId,
-      );
+      const at = LOG_FRAME_PREFIX_BYTES + this.#bulkBytes;
+      this.#encodeTransaction(this.#bulkBuffer, this.#bulkView, at, size, payloads, txnId);
+      this.#appendOwn(this.#bulkBuffer, at, size, firstLsn);
     } else {
-      const own = Buffer.allocUnsafe(size);
-      bytes = this.#encodeTransaction(own, undefined, 0, size, payloads, txnId);
+      own = Buffer.allocUnsafe(size);
+      this.#encodeTransaction(own, undefined, 0, size, payloads, txnId);
+      this.#effects.push({ type: 'append', bytes: own, firstLsn, endLsn: firstLsn + size });
     }
-    const commitLsn = firstLsn + size - RECORD_HEADER_BYTES - COMMIT_PAYLOAD_BYTES;
-    // What #appendLocal would learn by reading the records back, known here already: one generation,
-    // one transaction (its id taken above), the commit last.
-    this.#effects.push({ type: 'append', bytes, firstLsn, endLsn: firstLsn + size });
     this.#history.noteRecord(generation, firstLsn);
     this.#lastCommitLsn = commitLsn;
     this.#nextLsn = firstLsn + size;
-    if (bulk) this.#addToBulk(firstLsn, size, true, payloads.length + 1);
-    else this.#sendLiveNow(bytes, firstLsn, true);
+    if (own === undefined) this.#addToBulk(firstLsn, size, true, payloads.length + 1);
+    else this.#sendLiveNow(own, firstLsn, true);
     this.#effects.push({
       type: 'apply',
       txn: { txnId, generation, commitLsn, endLsn: firstLsn + size, payloads },
     });
+    if (this.#openAppend !== undefined) this.#openAppend.effectsLength = this.#effects.length;
     return {
       txnId,
       generation,
@@ -361,8 +382,44 @@ export class ReplicaCore {
   }
 
   /**
+   * The master's own records at `at` of the batch buffer, `size` bytes from `firstLsn`: joins the open
+   * append when nothing was emitted since the last proposal and the records follow its bytes in the same
+   * buffer (a grown buffer is a new one: its bytes start a new append), else opens a new one.
+   */
+  #appendOwn(buffer: Buffer, at: number, size: number, firstLsn: number): void {
+    const open = this.#openAppend;
+    if (open !== undefined) {
+      if (open.buffer === buffer && open.end === at && open.effectsLength === this.#effects.length) {
+        open.end += size;
+        open.effect.endLsn += size;
+        return;
+      }
+      this.#closeAppend();
+    }
+    const effect: MutableAppend = {
+      type: 'append',
+      bytes: NO_BULK_BUFFER,
+      firstLsn,
+      endLsn: firstLsn + size,
+    };
+    this.#effects.push(effect);
+    this.#openAppend = { effect, buffer, start: at, end: at + size, effectsLength: -1 };
+  }
+
+  /** Gives the open append its bytes; later proposals start a new one. */
+  #closeAppend(): void {
+    const open = this.#openAppend!;
+    open.effect.bytes = new Uint8Array(
+      open.buffer.buffer,
+      open.buffer.byteOffset + open.start,
+      open.end - open.start,
+    );
+    this.#openAppend = undefined;
+  }
+
+  /**
    * Encodes a transaction of `payloads` (data records, then the commit record) at `offset` of `target`,
-   * at the log's end, and returns a view of exactly its bytes. `view`: a DataView over `target`.
+   * at the log's end. `view`: a DataView over `target`, or undefined to write through `target`.
    */
   #encodeTransaction(
     target: Uint8Array,
@@ -371,7 +428,7 @@ export class ReplicaCore {
     size: number,
     payloads: readonly Uint8Array[],
     txnId: number,
-  ): Uint8Array {
+  ): void {
     const generation = this.#generation;
     const firstLsn = this.#nextLsn;
     let at = offset;
@@ -422,9 +479,6 @@ export class ReplicaCore {
             COMMIT_PAYLOAD,
           );
     if (at - offset !== size) throw new Error(`encoded ${at - offset} bytes of a ${size}-byte transaction`);
-    return offset === 0 && size === target.length
-      ? target
-      : new Uint8Array(target.buffer, target.byteOffset + offset, size);
   }
 
   /** Makes room for `bytes` more at the end of the batch: a first buffer, or a bigger copy. */

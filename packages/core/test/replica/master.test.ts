@@ -351,6 +351,56 @@ describe('propose with bulk on: records encoded straight into the batch buffer',
     expect(decodeRecords(shipsOn[0]!)).toHaveLength(1 + records);
   });
 
+  it('proposals made back to back reach the log as one append, with the bytes of one append each', () => {
+    const transactions = [
+      ...Array.from({ length: 30 }, (_, index) => payloads(`t${index}`.padEnd(100 + index * 7, '.'))),
+      // Larger than the buffer so far: the batch buffer grows, and its bytes start a new append.
+      [Buffer.alloc(20_000, 7)],
+      ...Array.from({ length: 10 }, (_, index) => payloads(`u${index}`, 'v'.repeat(index * 30))),
+    ];
+    const on = masterWithPeers({ bulk: bulk({ enabled: true }) });
+    const off = masterWithPeers({ bulk: BULK_OFF });
+    for (const payloadList of transactions.slice(0, 20)) {
+      on.propose(payloadList);
+      off.propose(payloadList);
+    }
+    // Something else emitted between two proposals (a heartbeat answer here) ends the joined append.
+    on.step({ type: 'peerUp', site: 'D' });
+    off.step({ type: 'peerUp', site: 'D' });
+    const resumedAt = on.nextLsn;
+    for (const payloadList of transactions.slice(20)) {
+      on.propose(payloadList);
+      off.propose(payloadList);
+    }
+    const effectsOn = on.takeEffects();
+    const appendsOn = ofType(effectsOn, 'append');
+    const appendsOff = ofType(off.takeEffects(), 'append');
+    // Joined but for the interruption and each growth of the batch buffer (a few doublings from 4 KiB).
+    expect(appendsOn.length).toBeGreaterThanOrEqual(3);
+    expect(appendsOn.length).toBeLessThanOrEqual(6);
+    expect(appendsOn.some((effect) => effect.firstLsn === resumedAt)).toBe(true);
+    expect(appendsOff).toHaveLength(transactions.length);
+    expect(Buffer.concat(appendsOn.map((effect) => effect.bytes))).toEqual(
+      Buffer.concat(appendsOff.map((effect) => effect.bytes)),
+    );
+    for (const effect of appendsOn) expect(effect.endLsn - effect.firstLsn).toBe(effect.bytes.length);
+    expect(appendsOn[1]!.firstLsn).toBe(appendsOn[0]!.endLsn);
+    expect(appendsOn[2]!.firstLsn).toBe(appendsOn[1]!.endLsn);
+    // Each append comes before the applies of the transactions it holds, and the applies keep their order.
+    const order = effectsOn.filter((effect) => effect.type === 'append' || effect.type === 'apply');
+    let appendedTo = 0;
+    let lastCommit = 0;
+    for (const effect of order) {
+      if (effect.type === 'append') appendedTo = effect.endLsn;
+      else {
+        expect(effect.txn.endLsn).toBeLessThanOrEqual(appendedTo);
+        expect(effect.txn.commitLsn).toBeGreaterThan(lastCommit);
+        lastCommit = effect.txn.commitLsn;
+      }
+    }
+    expect(ofType(effectsOn, 'apply')).toHaveLength(transactions.length);
+  });
+
   it('a batch that reaches bulk.maxBytes ships, and later batches never write over it', () => {
     const transactions = Array.from({ length: 12 }, (_, index) => payloads('x'.repeat(200 + index)));
     const { appendsOn, copiesOn, shipsOn, shippedOn, shippedOff } = proposeOnBoth(transactions, 1000);
