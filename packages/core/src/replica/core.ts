@@ -116,15 +116,6 @@ interface MutableAppend {
   endLsn: number;
 }
 
-interface OpenAppend {
-  readonly effect: MutableAppend;
-  readonly buffer: Buffer;
-  readonly start: number;
-  end: number;
-  /** `#effects.length` right after the last proposal that joined: anything emitted since closes it. */
-  effectsLength: number;
-}
-
 export class ReplicaCore {
   readonly siteId: SiteId;
   readonly #config: ReplicaCoreConfig;
@@ -135,7 +126,13 @@ export class ReplicaCore {
    * batch buffer) reach the log as one append — one log call, one `durable` report — rather than one
    * each. Its `bytes` view is made when it closes: at takeEffects, or when a proposal cannot join.
    */
-  #openAppend: OpenAppend | undefined;
+  #openAppend: MutableAppend | undefined;
+  /** The batch buffer the open append's bytes are in, and where they start and end in it. */
+  #openBuffer: Buffer = NO_BULK_BUFFER;
+  #openStart = 0;
+  #openEnd = 0;
+  /** `#effects.length` right after the last proposal that joined: anything emitted since closes it. */
+  #openEffectsLength = -1;
   #now: number;
 
   #role: Role = 'none';
@@ -370,7 +367,7 @@ export class ReplicaCore {
       type: 'apply',
       txn: { txnId, generation, commitLsn, endLsn: firstLsn + size, payloads },
     });
-    if (this.#openAppend !== undefined) this.#openAppend.effectsLength = this.#effects.length;
+    this.#openEffectsLength = this.#effects.length;
     return {
       txnId,
       generation,
@@ -389,9 +386,13 @@ export class ReplicaCore {
   #appendOwn(buffer: Buffer, at: number, size: number, firstLsn: number): void {
     const open = this.#openAppend;
     if (open !== undefined) {
-      if (open.buffer === buffer && open.end === at && open.effectsLength === this.#effects.length) {
-        open.end += size;
-        open.effect.endLsn += size;
+      if (
+        this.#openBuffer === buffer &&
+        this.#openEnd === at &&
+        this.#openEffectsLength === this.#effects.length
+      ) {
+        this.#openEnd += size;
+        open.endLsn += size;
         return;
       }
       this.#closeAppend();
@@ -403,18 +404,22 @@ export class ReplicaCore {
       endLsn: firstLsn + size,
     };
     this.#effects.push(effect);
-    this.#openAppend = { effect, buffer, start: at, end: at + size, effectsLength: -1 };
+    this.#openAppend = effect;
+    this.#openBuffer = buffer;
+    this.#openStart = at;
+    this.#openEnd = at + size;
   }
 
   /** Gives the open append its bytes; later proposals start a new one. */
   #closeAppend(): void {
-    const open = this.#openAppend!;
-    open.effect.bytes = new Uint8Array(
-      open.buffer.buffer,
-      open.buffer.byteOffset + open.start,
-      open.end - open.start,
+    const buffer = this.#openBuffer;
+    this.#openAppend!.bytes = new Uint8Array(
+      buffer.buffer,
+      buffer.byteOffset + this.#openStart,
+      this.#openEnd - this.#openStart,
     );
     this.#openAppend = undefined;
+    this.#openBuffer = NO_BULK_BUFFER;
   }
 
   /**
