@@ -84,6 +84,12 @@ export class Oracle {
   readonly #electedAt = new Map<number, { site: string; at: number }>();
   /** Election runs: each site's stored election generation when it crashed (P4 across restarts). */
   readonly #storedElection = new Map<string, number>();
+  /**
+   * Election runs: each site's generation (what it reports, and the floor below which it ignores
+   * masters) when it crashed, unless its log had failed (P4 across restarts: a learned generation is
+   * stored before it is reported).
+   */
+  readonly #reportedGeneration = new Map<string, number>();
 
   readonly #sites: ReadonlyMap<string, SimSite>;
 
@@ -400,8 +406,11 @@ export class Oracle {
 
   beforeCrash(site: SimSite, kind: 'power' | 'process'): void {
     const log = site.log;
-    if (this.#group !== undefined)
+    if (this.#group !== undefined) {
       this.#storedElection.set(site.id, log.loadElectionState().electionGeneration);
+      if (site.replica !== undefined && log.failure === undefined)
+        this.#reportedGeneration.set(site.id, site.replica.generation);
+    }
     const endLsn = kind === 'power' ? log.durableLsn : Math.max(log.writtenLsn, log.durableLsn);
     this.#crashes.set(site.id, {
       firstLsn: log.firstLsn,
@@ -412,6 +421,14 @@ export class Oracle {
   }
 
   afterRestart(site: SimSite): void {
+    const reported = this.#reportedGeneration.get(site.id);
+    this.#reportedGeneration.delete(site.id);
+    const restarted = site.replica?.generation ?? 0;
+    if (reported !== undefined && restarted < reported)
+      this.violation(
+        'P4',
+        `${site.id}'s generation went back from ${reported} to ${restarted} across a crash`,
+      );
     const stored = this.#storedElection.get(site.id);
     if (stored !== undefined) {
       const now = site.log.loadElectionState().electionGeneration;

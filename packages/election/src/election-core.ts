@@ -14,7 +14,11 @@
  *   master, and its generation is above every earlier master's (each voter of the earlier one is at an
  *   election generation at least that high and only joins higher ones);
  * - a client that heard from its master within the lease timeout neither votes nor grants a pre-vote, so
- *   a master's read lease, measured from when it sent the ping, is never overlapped by a newer master.
+ *   a master's read lease, measured from when it sent the ping, is never overlapped by a newer master;
+ * - a generation the site learns is persisted (once per new generation) before the call that told the
+ *   core about it returns, so the site never goes back to an older one across a restart (P4);
+ * - a site that started with no election record and an empty log stays unrecorded across restarts until
+ *   it votes, learned generations notwithstanding (the stored state says so).
  */
 import { isElectable, isVoter, votesToWin } from './quorum.js';
 import { compareCandidates, compareIgnoringLogs, explainWin, isEmptyLog, isUpToDate } from './ranking.js';
@@ -97,12 +101,17 @@ export class ElectionCore {
   #role: ElectionRole = 'none';
   #master: SiteId | undefined;
   #generation = 0;
+  /** The highest generation in a `persist` effect emitted (or in the stored state at start). */
+  #recordedGeneration = 0;
   #hadMaster = false;
   /**
    * Started with no election record: a new site, or one whose data directory was wiped. While its log
-   * is also empty it votes only in a brand-new group (everyone present and empty). Known gap: once a
-   * wiped site has re-synced part of its log it votes again, before it holds everything it once
-   * acknowledged (closing it needs the master's perm LSN, which heartbeats carry, in the election).
+   * is also empty it votes only in a brand-new group (everyone present and empty). Its first vote (or
+   * win) ends it. Learned generations are persisted with `unrecorded: true` while it lasts, so a wiped
+   * site that learned a generation and crashed before re-syncing is still unrecorded after the restart
+   * (a stored generation alone would make it look recorded and let it vote with an empty log). Known
+   * gap: once a wiped site has re-synced part of its log it votes again, before it holds everything it
+   * once acknowledged (closing it needs the master's perm LSN, which heartbeats carry, in the election).
    */
   #unrecorded = false;
 
@@ -178,14 +187,23 @@ export class ElectionCore {
     return this.#egen;
   }
 
-  /** Starts the core from what was persisted. A restarted site holds off voting for one lease timeout. */
+  /**
+   * Starts the core from what was persisted. `generation` is the replica's now: at least the stored
+   * `persisted.generation` (the driver starts the replica there). A restarted site holds off voting for
+   * one lease timeout.
+   */
   start(now: number, persisted: PersistentElectionState, generation: number): void {
     this.#now = now;
     this.#started = true;
-    this.#generation = generation;
-    this.#egen = Math.max(persisted.electionGeneration, generation);
+    this.#generation = Math.max(this.#generation, generation, persisted.generation ?? 0);
+    this.#egen = Math.max(persisted.electionGeneration, this.#generation);
     this.#votedFor = persisted.electionGeneration === this.#egen ? persisted.votedFor : undefined;
-    this.#unrecorded = persisted.electionGeneration === 0;
+    // No record at all (a new or wiped site), or a record of learned generations only, kept since it was.
+    this.#unrecorded = persisted.electionGeneration === 0 || persisted.unrecorded === true;
+    this.#recordedGeneration = persisted.generation ?? 0;
+    // A generation above the stored one (learned before this start, or only in the log: an older stored
+    // state has none) is recorded now, so whatever the site reports from here on is on disk.
+    this.#recordGeneration();
     // It may have granted a lease just before it stopped: keep that promise.
     this.#leaseBlockUntil = now + this.#config.leaseTimeoutMs;
     this.#lastHeardFromMaster = now;
@@ -230,6 +248,8 @@ export class ElectionCore {
       this.#egen = this.#generation;
       this.#votedFor = undefined;
     }
+    // Before start() the stored state is not known yet: start() records what was learned meanwhile.
+    if (this.#started) this.#recordGeneration();
     const previousMaster = this.#master;
     this.#role = role;
     this.#master = master;
@@ -281,7 +301,8 @@ export class ElectionCore {
   /** The state from a `persist` effect is durable. */
   persisted(state: PersistentElectionState, now: number): void {
     this.#now = Math.max(this.#now, now);
-    if (state.electionGeneration > 0) this.#unrecorded = false;
+    // A vote or a win ends the unrecorded state; a learned generation stored as unrecorded does not.
+    if (state.electionGeneration > 0 && state.unrecorded !== true) this.#unrecorded = false;
     const vote = this.#pendingVote;
     if (
       vote !== undefined &&
@@ -635,9 +656,11 @@ export class ElectionCore {
     if (blessed !== undefined && isUpToDate(blessed, choice)) choice = blessed;
     this.#votedFor = choice.site;
     this.#pendingVote = { egen: this.#egen, candidate: choice.site };
-    this.#effects.push({
-      type: 'persist',
-      state: { electionGeneration: this.#egen, votedFor: choice.site },
+    this.#persist({
+      electionGeneration: this.#egen,
+      votedFor: choice.site,
+      generation: this.#generation,
+      unrecorded: false,
     });
   }
 
@@ -663,11 +686,15 @@ export class ElectionCore {
     for (const voter of this.#votes.keys()) if (isElectable(this.#sites.get(voter)!)) electable++;
     if (electable < this.#electableNeeded || this.#votes.size < this.#config.nvotes) return;
     // Persist the election generation before taking it as the data generation: a restart must never
-    // start an election at or below a generation this site was master of.
+    // start an election at or below a generation this site was master of. It is stored as the learned
+    // generation too (nobody else can be master of it: this site holds a majority of its votes), so
+    // becoming master costs no second write.
     this.#pendingWin = { egen: this.#egen };
-    this.#effects.push({
-      type: 'persist',
-      state: { electionGeneration: this.#egen, votedFor: this.#votedFor },
+    this.#persist({
+      electionGeneration: this.#egen,
+      votedFor: this.#votedFor,
+      generation: Math.max(this.#generation, this.#egen),
+      unrecorded: false,
     });
   }
 
@@ -817,6 +844,29 @@ export class ElectionCore {
     this.#phase = 'idle';
     this.#preVoteGrants.clear();
     this.#pendingWin = undefined;
+  }
+
+  /**
+   * Makes the replica's generation durable if it is above every generation recorded so far: once per
+   * newly learned generation (the replica reports a role change only when something changed, and
+   * commits never do), so never on the commit path. The driver writes it synchronously, before the
+   * call that taught the core returns: before the replica performs its next effect (the sync request
+   * to the new master) and before the site's event handlers and status readers run again. After a
+   * restart the site starts at it, never below.
+   */
+  #recordGeneration(): void {
+    if (this.#generation <= this.#recordedGeneration) return;
+    this.#persist({
+      electionGeneration: this.#egen,
+      votedFor: this.#votedFor,
+      generation: this.#generation,
+      unrecorded: this.#unrecorded,
+    });
+  }
+
+  #persist(state: Required<PersistentElectionState>): void {
+    this.#recordedGeneration = Math.max(this.#recordedGeneration, state.generation);
+    this.#effects.push({ type: 'persist', state });
   }
 
   #refuse(refusal: Refusal): void {

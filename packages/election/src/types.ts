@@ -23,11 +23,28 @@ export interface LogInfo {
   readonly lastLsn: number;
 }
 
-/** What must survive a crash: the election generation, and whom this site voted for in it. */
+/**
+ * What must survive a crash: the election generation, whom this site voted for in it, the highest
+ * master generation it has learned, and whether it is still an unrecorded (new or wiped) site.
+ */
 export interface PersistentElectionState {
   readonly electionGeneration: number;
   /** The candidate voted for in `electionGeneration` (undefined: no vote cast in it). */
   readonly votedFor: SiteId | undefined;
+  /**
+   * The highest master generation this site has learned (its own included), made durable before the
+   * site acts on it or reports it: after a restart the site starts at least at this generation, so it
+   * never goes back (TESTPLAN P4), even when no record of it reached the log. Absent (older stored
+   * state): 0, the log's own generation stands.
+   */
+  readonly generation?: number;
+  /**
+   * The site started with no election record (new, or its data directory wiped) and has cast no vote
+   * since: while its log is empty it votes only in a brand-new group. Stored with a learned generation
+   * so that the record does not make a wiped site that crashes before re-syncing look recorded.
+   * Absent: false.
+   */
+  readonly unrecorded?: boolean;
 }
 
 export interface ElectionConfig {

@@ -141,7 +141,12 @@ describe('safety', () => {
     )!;
     const { electionGeneration, votedFor } = world.persisted.get(voter)!;
     world.crash(voter);
-    // Its replica restarts at the generation of its last record (the master wrote none yet).
+    // It crashed right after its vote was written, before it learned the winner's generation (which it
+    // would store too): its record is the vote's, and its replica restarts at the generation of its
+    // last record (the master wrote none yet).
+    const vote = world.persists.find((p) => p.site === voter && p.state.votedFor !== undefined)!;
+    expect(vote.state).toMatchObject({ electionGeneration, votedFor });
+    world.persisted.set(voter, vote.state);
     world.generation.delete(voter);
     const restarted = world.start(voter);
     expect(restarted.stats().votedFor).toBe(votedFor);
@@ -343,7 +348,9 @@ describe('liveness and disruption', () => {
     ]);
     const master = world.runUntilMaster()!;
     expect(master).not.toBe('v');
-    expect(world.persisted.get('v')).toBeUndefined();
+    // A view stores the generations it learns (P4 across restarts), never a vote.
+    expect(world.persisted.get('v')?.votedFor).toBeUndefined();
+    expect(world.persists.filter((p) => p.site === 'v' && p.state.votedFor !== undefined)).toEqual([]);
     expect(world.elected[0]!.candidates.map((c) => c.site)).not.toContain('v');
   });
 
@@ -406,6 +413,149 @@ describe('a site fenced above the master', () => {
         .drainEffects()
         .some((e) => e.type === 'stepDown'),
     ).toBe(false);
+  });
+});
+
+describe('learned generations are durable (P4 across restarts)', () => {
+  const sites = [
+    { id: 'a', priority: 1, view: false },
+    { id: 'b', priority: 1, view: false },
+    { id: 'c', priority: 1, view: false },
+  ];
+  const config = { ...new World([{ id: 'a' }]).config, siteId: 'b', sites };
+
+  function lonelyCore(logInfo = { dataGeneration: 0, lastLsn: 0 }): ElectionCore {
+    return new ElectionCore({ config, logInfo: () => logInfo, random: () => 0.5 });
+  }
+
+  it('persists a learned generation once, before anything else; repeats, pings and losing the master write nothing', () => {
+    // A wiped site: no record, empty log.
+    const core = lonelyCore();
+    core.start(0, { electionGeneration: 0, votedFor: undefined }, 0);
+    expect(core.drainEffects()).toEqual([]);
+    core.roleChanged('client', 'a', 10, 5);
+    const effects = core.drainEffects();
+    expect(effects).toEqual([
+      {
+        type: 'persist',
+        state: { electionGeneration: 10, votedFor: undefined, generation: 10, unrecorded: true },
+      },
+    ]);
+    const [persist] = effects;
+    if (persist?.type !== 'persist') throw new Error('expected a persist effect');
+    core.persisted(persist.state, 5);
+    core.roleChanged('client', 'a', 10, 6);
+    core.receive(
+      'a',
+      {
+        type: 'election',
+        generation: 10,
+        electionGeneration: 10,
+        kind: 'ping',
+        granted: false,
+        dataGeneration: 0,
+        lastLsn: 0,
+        time: 6,
+        site: '',
+      },
+      7,
+    );
+    core.roleChanged('client', undefined, 10, 8);
+    core.tick(9);
+    expect(core.drainEffects().filter((e) => e.type === 'persist')).toEqual([]);
+    // The next generation is persisted once more.
+    core.roleChanged('client', 'c', 11, 10);
+    expect(core.drainEffects().filter((e) => e.type === 'persist')).toEqual([
+      {
+        type: 'persist',
+        state: { electionGeneration: 11, votedFor: undefined, generation: 11, unrecorded: true },
+      },
+    ]);
+  });
+
+  it('a recorded site keeps its vote in the record and is not marked unrecorded', () => {
+    const core = lonelyCore({ dataGeneration: 4, lastLsn: 50 });
+    core.start(0, { electionGeneration: 5, votedFor: 'a', generation: 4, unrecorded: false }, 4);
+    expect(core.drainEffects()).toEqual([]);
+    // The master of the election it voted in announces itself: generation 5, vote kept.
+    core.roleChanged('client', 'a', 5, 1);
+    expect(core.drainEffects()).toEqual([
+      { type: 'persist', state: { electionGeneration: 5, votedFor: 'a', generation: 5, unrecorded: false } },
+    ]);
+  });
+
+  it('at start, records a generation above the stored one (from the log, or learned before start) once', () => {
+    const core = lonelyCore({ dataGeneration: 7, lastLsn: 90 });
+    core.roleChanged('client', 'a', 8, 0); // before start: nothing is known to be stored yet
+    expect(core.drainEffects()).toEqual([]);
+    core.start(1, { electionGeneration: 6, votedFor: 'c', generation: 0, unrecorded: false }, 8);
+    expect(core.drainEffects()).toEqual([
+      {
+        type: 'persist',
+        state: { electionGeneration: 8, votedFor: undefined, generation: 8, unrecorded: false },
+      },
+    ]);
+    expect(core.electionGeneration).toBe(8);
+  });
+
+  it('every site persists each generation once: the winner with its win, the others when they learn it', () => {
+    const world = new World([
+      { id: 'a', log: log(1, 10) },
+      { id: 'b', log: log(1, 10) },
+      { id: 'c', log: log(1, 10) },
+    ]);
+    const master = world.runUntilMaster()!;
+    world.run(3_000);
+    const generation = world.masters[0]!.generation;
+    for (const site of ['a', 'b', 'c']) {
+      const writes = world.persists.filter((p) => p.site === site && p.state.generation === generation);
+      expect(writes, site).toHaveLength(1);
+      if (site === master) expect(writes[0]!.state.votedFor).toBe(master);
+    }
+    // Pings, pongs and heartbeats for 3 s after that wrote nothing more.
+    const last = Math.max(...world.persists.map((p) => p.at));
+    expect(last).toBeLessThanOrEqual(world.masters[0]!.at);
+  });
+
+  it('a wiped site that learned a generation and crashed before re-syncing still does not vote with an empty log', () => {
+    // a holds the acked data; c is behind; b was wiped and has just learned a's generation (3).
+    const world = new World([
+      { id: 'a', log: log(3, 500) },
+      { id: 'b', log: log(0, 0) },
+      { id: 'c', log: log(3, 100) },
+    ]);
+    world.cores.get('b')!.roleChanged('client', 'a', 3, world.now);
+    world.run(1);
+    const stored = world.persisted.get('b')!;
+    expect(stored).toMatchObject({ generation: 3, unrecorded: true, votedFor: undefined });
+    // b crashes before any record arrives, and a goes down: c + b would be a majority.
+    world.crash('b');
+    world.crash('a');
+    world.generation.delete('b');
+    const b = world.start('b');
+    expect(b.electionGeneration).toBeGreaterThanOrEqual(3);
+    world.run(15_000);
+    expect(world.masters).toEqual([]);
+    expect(b.stats().lastRefusal).toBe('emptyLog');
+    expect(world.persists.filter((p) => p.site === 'b' && p.state.votedFor !== undefined)).toEqual([]);
+    world.start('a');
+    expect(world.runUntilMaster()).toBe('a');
+  });
+
+  it('control: the same record without the unrecorded mark would let the wiped site elect the behind site', () => {
+    const world = new World([
+      { id: 'a', log: log(3, 500) },
+      { id: 'b', log: log(0, 0) },
+      { id: 'c', log: log(3, 100) },
+    ]);
+    world.cores.get('b')!.roleChanged('client', 'a', 3, world.now);
+    world.run(1);
+    world.persisted.set('b', { ...world.persisted.get('b')!, unrecorded: false });
+    world.crash('b');
+    world.crash('a');
+    world.generation.delete('b');
+    world.start('b');
+    expect(world.runUntilMaster(15_000)).toBe('c');
   });
 });
 

@@ -43,6 +43,8 @@ export class World {
   readonly cores = new Map<string, ElectionCore>();
   readonly logs = new Map<string, LogInfo>();
   readonly persisted = new Map<string, PersistentElectionState>();
+  /** Every persist effect performed, in order. */
+  readonly persists: { site: string; state: PersistentElectionState; at: number }[] = [];
   readonly generation = new Map<string, number>();
   readonly masterOf = new Map<string, string | undefined>();
   readonly masters: { site: string; generation: number; at: number }[] = [];
@@ -99,10 +101,13 @@ export class World {
     this.cores.set(id, core);
     this.down.delete(id);
     this.masterOf.set(id, undefined);
+    const persisted = this.persisted.get(id) ?? { electionGeneration: 0, votedFor: undefined };
+    // The replica restarts at its log's generation or the stored learned one, whichever is higher (the
+    // manager's driver does the same), unless a test kept it alive.
     core.start(
       this.now,
-      this.persisted.get(id) ?? { electionGeneration: 0, votedFor: undefined },
-      this.generation.get(id) ?? this.logs.get(id)!.dataGeneration,
+      persisted,
+      this.generation.get(id) ?? Math.max(this.logs.get(id)!.dataGeneration, persisted.generation ?? 0),
     );
     core.roleChanged('client', undefined, this.generation.get(id) ?? 0, this.now);
     this.#flush(id);
@@ -177,6 +182,7 @@ export class World {
         switch (effect.type) {
           case 'persist':
             this.persisted.set(id, effect.state);
+            this.persists.push({ site: id, state: effect.state, at: this.now });
             core.persisted(effect.state, this.now);
             break;
           case 'send':

@@ -57,6 +57,13 @@ export interface BaseReplicaOptions {
   readonly view?: boolean;
   readonly autoInit?: boolean;
   /**
+   * Start at this generation when it is above the generation of the log's last record: the highest
+   * generation the site learned and stored durably before it stopped (the manager passes the one in
+   * its ELECTION file), so the site never reports an older one, nor follows an older master, after a
+   * restart. Default: the log's.
+   */
+  readonly generation?: number;
+  /**
    * Batching of live records. With `shipOnCommit` (the default) a batch goes out at the end of every
    * turn that committed; without it (asynchronous replication) only on size, records, age or `ship()`.
    */
@@ -280,6 +287,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
         writtenLsn: options.log.writtenLsn,
         durableLsn: options.log.durableLsn,
         history: replay.history,
+        generation: options.generation,
         nextTxnId: options.log.nextTxnId,
         tailCommits: replay.lastCommit === undefined ? [] : [replay.lastCommit],
         openTransactions: replay.openTransactions,

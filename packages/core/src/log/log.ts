@@ -20,7 +20,12 @@ import {
   LsnUnavailableError,
   RecordTooLargeError,
 } from '../errors.js';
-import { readElectionState, type StoredElectionState, writeElectionState } from './election-state-file.js';
+import {
+  type ElectionStateToSave,
+  readElectionState,
+  type StoredElectionState,
+  writeElectionState,
+} from './election-state-file.js';
 import { FileStorage } from './file-storage.js';
 import {
   type DurabilityModeName,
@@ -541,13 +546,16 @@ export class WriteAheadLog implements AsyncDisposable {
     return snapshot;
   }
 
-  /** The election's durable state (generation 0 and no vote when never written). */
+  /** The election's durable state (generation 0 and no vote when never written; see election-state-file). */
   loadElectionState(): StoredElectionState {
     return readElectionState(this.#storage);
   }
 
-  /** Makes the election's state durable before it returns (a vote is sent only after this). */
-  saveElectionState(state: StoredElectionState): void {
+  /**
+   * Makes the election's state durable before it returns (a vote is sent only after this; a learned
+   * generation is reported only after this).
+   */
+  saveElectionState(state: ElectionStateToSave): void {
     this.#assertWritable();
     try {
       writeElectionState(this.#storage, state);

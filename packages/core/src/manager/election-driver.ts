@@ -1,8 +1,9 @@
 /**
  * Drives the pure `ElectionCore` (packages/election) for the manager: feeds it time (a periodic tick on
  * the injected clock), received election messages, role changes and connection losses, and performs its
- * effects — the durable vote (the log's ELECTION file, written before the vote is sent), sends, fencing
- * the replica off older masters, becoming master, stepping down.
+ * effects — the durable vote and learned generation (the log's ELECTION file, written before the vote
+ * is sent or the generation reported), sends, fencing the replica off older masters, becoming master,
+ * stepping down.
  */
 import {
   ElectionCore,
@@ -14,6 +15,7 @@ import {
 } from '@ackord/election';
 import type { BaseReplica } from '../base/base-replica.js';
 import type { Clock, TimerHandle } from '../clock.js';
+import type { StoredElectionState } from '../log/election-state-file.js';
 import type { WriteAheadLog } from '../log/log.js';
 import { LOG_START_LSN } from '../log/recovery.js';
 import type { Logger } from '../logger.js';
@@ -34,6 +36,8 @@ export interface ElectionDriverOptions {
   readonly settings: ResolvedElectionOptions;
   readonly base: BaseReplica;
   readonly log: WriteAheadLog;
+  /** The ELECTION file as it was when the site started (the replica already starts at its generation). */
+  readonly stored: StoredElectionState;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly send: (frame: Uint8Array, target: SiteId | 'broadcast') => boolean;
@@ -84,11 +88,11 @@ export class ElectionDriver {
   }
 
   start(): void {
-    const { log, clock, base } = this.#options;
-    const state = log.loadElectionState();
+    const { stored: state, clock, base } = this.#options;
     // A site that voted in an election before it stopped keeps refusing the masters that election
     // replaced: its fence must not vanish with the process (an old master could otherwise collect its
-    // acks for a write the winner lacks).
+    // acks for a write the winner lacks). The stored learned generation needs no fence: the replica
+    // started at it (manager), which refuses older masters as well as reporting it.
     if (state.electionGeneration > base.generation)
       void base.fence(state.electionGeneration).catch(() => undefined);
     this.core.start(clock.now(), state, base.generation);
@@ -162,8 +166,10 @@ export class ElectionDriver {
     const { base, log, logger, events, clock } = this.#options;
     switch (effect.type) {
       case 'persist':
-        // Synchronous and durable (fdatasync + rename + directory sync) before the vote goes out. A
-        // failure fails the log, and the base replica stops the site: it must not vote unrecorded.
+        // Synchronous and durable (fdatasync + rename + directory sync) before the vote goes out, and
+        // before a learned generation is acted on (the replica's next effect waits for this one). Rare:
+        // a vote, a win, or a newly learned generation. A failure fails the log, and the base replica
+        // stops the site: it must not vote unrecorded.
         log.saveElectionState(effect.state);
         this.core.persisted(effect.state, clock.now());
         return;

@@ -14,6 +14,7 @@ import { EventEmitter } from 'eventemitter3';
 import { type BaseCommitResult, BaseReplica, type RollbackEvent } from '../base/base-replica.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { AckordError, InvalidStateError, TransferError } from '../errors.js';
+import type { StoredElectionState } from '../log/election-state-file.js';
 import { type DurabilityLevel, type LogStats, openLog, type WriteAheadLog } from '../log/log.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { ACK_LEVEL_RANK, type AckLevel, type Role, type SiteId } from '../replica/types.js';
@@ -291,7 +292,15 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       clusterId: resolved.clusterId,
       clock,
     });
-    const manager = new ReplicationManager(resolved, log, clock);
+    let election: StoredElectionState | undefined;
+    try {
+      // Elections on: read before the replica starts, which starts at the stored generation (see there).
+      election = resolved.election === undefined ? undefined : log.loadElectionState();
+    } catch (error) {
+      await log.close();
+      throw error;
+    }
+    const manager = new ReplicationManager(resolved, log, clock, election);
     try {
       await manager.#start();
     } catch (error) {
@@ -301,7 +310,12 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     return manager;
   }
 
-  private constructor(options: ResolvedManagerOptions, log: WriteAheadLog, clock: Clock) {
+  private constructor(
+    options: ResolvedManagerOptions,
+    log: WriteAheadLog,
+    clock: Clock,
+    storedElection: StoredElectionState | undefined,
+  ) {
     super();
     this.#options = options;
     this.siteId = options.siteId;
@@ -323,6 +337,13 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       ackLevel: ackLevelOf(options.durability),
       view: self.view,
       autoInit: options.autoInit,
+      // The highest generation this site learned before it stopped, which the election driver wrote
+      // before the site reported it: the replica starts there, so its generation (manager.generation,
+      // the status a site reports, the floor below which it ignores masters) never goes back across a
+      // restart, even with no record of that generation in the log (a wiped site killed while
+      // re-syncing). Fencing the replica at it would not do: a fence refuses older masters but leaves
+      // the reported generation at the log's.
+      generation: storedElection?.generation,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       bulk:
         replication === 'sync'
@@ -336,6 +357,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     });
     if (options.election !== undefined) {
       this.#election = new ElectionDriver({
+        stored: storedElection ?? log.loadElectionState(),
         siteId: options.siteId,
         sites: options.sites,
         settings: options.election,
@@ -942,6 +964,9 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     const base = this.#base;
     base.on('acked', ({ site, lsn, level }) => this.#onAck(site, lsn, level));
     base.on('roleChanged', ({ role, generation, master }) => {
+      // First: a newly learned generation is written to the ELECTION file here (synchronously), before
+      // the events below report it and before the replica performs its next effect.
+      this.#election?.roleChanged(role, master, generation);
       this.#acks.clear();
       // Debt is paid by acks of the generation that incurred it; a new term can never pay it.
       this.#debtAbandoned += this.#debt.size;
@@ -961,7 +986,6 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
         this.#masterSilenceReported = false;
         if (master !== undefined) this.emit('newMaster', { generation, master });
       }
-      this.#election?.roleChanged(role, master, generation);
     });
     base.on('rollback', (event) => {
       this.#logger.warn({ toLsn: event.toLsn, transactions: event.transactions.length }, 'rolled back');

@@ -209,7 +209,10 @@ export class ReplicaCore {
     this.#writtenLsn = log.writtenLsn;
     this.#durableLsn = log.durableLsn;
     this.#history = new GenerationHistory(log.history);
-    this.#generation = this.#history.lastGeneration;
+    // A client learns a master's generation before any record of it arrives (a wiped site re-syncing
+    // holds none at all): the stored generation keeps it from going back, and from following an older
+    // master, after a restart. A fence would only do the latter, and leave the reported generation low.
+    this.#generation = Math.max(this.#history.lastGeneration, log.generation ?? 0);
     this.#nextTxnId = log.nextTxnId;
     this.#broadcastLsn = log.nextLsn;
     this.#gap = new GapBuffer(config.gapBufferBytes);

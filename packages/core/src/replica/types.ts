@@ -66,6 +66,11 @@ export interface LogPosition {
   readonly writtenLsn: number;
   readonly durableLsn: number;
   readonly history: readonly HistoryEntry[];
+  /**
+   * The generation to start at when it is above the last record's: the highest generation the site
+   * learned and stored before it stopped (the manager's ELECTION file). Default: the last record's.
+   */
+  readonly generation?: number;
   readonly nextTxnId: number;
   /** Commit records at the tail not known to be acknowledged yet (LSN, end LSN), ascending. */
   readonly tailCommits?: readonly { readonly lsn: number; readonly endLsn: number }[];

@@ -189,6 +189,54 @@ describe('replication manager with elections', () => {
     expect(group.kvs.get(holder)!.get('k')?.toString()).toBe('v');
   });
 
+  it('a generation a site learned survives a crash before any record of it arrived (P4), and the wiped site still does not vote', async () => {
+    // The chaos finding (seed 2020): a wiped site learned the master's generation while re-syncing, was
+    // killed before any record of that generation reached it, and came back reporting generation 0.
+    const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }], {
+      election: { ...ELECTION, fullElectionTimeoutMs: 20 },
+    });
+    await runUntil(group.clock, () => masters(group).length === 1);
+    const first = masters(group)[0]!;
+    await runUntil(group.clock, () => [...group.managers.values()].every((m) => m.master === first));
+    await during(group.clock, group.managers.get(first)!.commit(put('k', 'v')));
+    const generation = group.managers.get(first)!.generation;
+    expect(generation).toBeGreaterThan(0);
+    const [wiped] = ['a', 'b', 'c'].filter((id) => id !== first) as [string];
+    await group.managers.get(wiped)!.close();
+    const empty = new MemoryStorage(`${wiped}-wiped`);
+    group.storages.set(wiped, empty);
+    const resyncing = await group.start(wiped);
+    // It learns the generation from the master's announcement; its sync request is still on the way.
+    expect(await runUntil(group.clock, () => resyncing.generation === generation, 2_000)).toBe(true);
+    expect(resyncing.log.nextLsn).toBe(1);
+    // Power loss now: only what was synced survives. Cut off from the group, so it cannot relearn it.
+    const image = empty.crash({ kind: 'power' });
+    await resyncing.close();
+    for (const other of ['a', 'b', 'c']) if (other !== wiped) group.network.cut(wiped, other);
+    group.storages.set(wiped, image);
+    const restarted = await group.start(wiped);
+    expect(restarted.log.nextLsn).toBe(1);
+    expect(restarted.generation).toBeGreaterThanOrEqual(generation);
+    expect(restarted.stats().generation).toBeGreaterThanOrEqual(generation);
+    await run(group.clock, 1_000);
+    expect(restarted.generation).toBeGreaterThanOrEqual(generation);
+    // The learned generation did not make it a recorded site: with the master gone it still refuses to
+    // vote with an empty log, so the other site (which holds the commit) cannot be elected by it alone…
+    await group.managers.get(first)!.close();
+    group.managers.delete(first);
+    for (const other of ['a', 'b', 'c']) if (other !== wiped) group.network.heal(wiped, other);
+    await run(group.clock, 5_000);
+    expect(masters(group)).toEqual([]);
+    expect(restarted.stats().election?.lastRefusal).toBe('emptyLog');
+    expect(restarted.generation).toBeGreaterThanOrEqual(generation);
+    // …and once the old master is back, a master is elected above that generation and it re-syncs.
+    await group.start(first);
+    expect(await runUntil(group.clock, () => masters(group).length === 1, 10_000)).toBe(true);
+    await runUntil(group.clock, () => group.kvs.get(wiped)!.get('k') !== undefined, 5_000);
+    expect(group.kvs.get(wiped)!.get('k')?.toString()).toBe('v');
+    expect(restarted.generation).toBeGreaterThan(generation);
+  });
+
   it('two masters of one generation both step down, and the group elects one', async () => {
     const group = await makeGroup([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
     await runUntil(group.clock, () => masters(group).length === 1);
