@@ -1,9 +1,10 @@
 /**
  * Command line of `pnpm bench`: `--quick` (a subset in under 2 minutes), `--seconds S` (per measured
  * run), `--runs N` (measured runs per cell, interleaved; the report quotes their median), `--only
- * embedded,scaling,http` (phases; the limits always run), `--code source` (the packages' TypeScript
- * through tsx instead of their compiled dist), `--no-build` (do not run `tsc -b` on the packages first),
- * `--out NAME` (results file names; default `latest`), `--render` (only re-render NAME.md from NAME.json).
+ * embedded,scaling,http` (phases; the limits always run), `--code source` (the packages' and the kv
+ * example's TypeScript through tsx instead of their compiled dist), `--no-build` (do not run `tsc -b` on
+ * the packages and the kv example first), `--out NAME` (results file names; default `latest`),
+ * `--render` (only re-render NAME.md from NAME.json).
  */
 import type { BenchPolicy } from './protocol.js';
 

@@ -1,6 +1,7 @@
 /**
- * The HTTP example under load: three `pnpm kv node` sites (examples/kv-cluster, run exactly as the
- * root `kv` script runs them), an undici load client with keep-alive in this process writing
+ * The HTTP example under load: three `kv node` sites (examples/kv-cluster) — compiled, `node
+ * examples/kv-cluster/dist/cli.js node …` with the packages from their dist, like the embedded sites
+ * (`--code source`: through tsx from source, exactly as the root `kv` script runs them) — an undici load client with keep-alive in this process writing
  * `PUT /kv/:key?ack=quorum` to the master, and — in the same run, interleaved — the same client against
  * a trivial node:http server in a process of its own: the client's own ceiling.
  */
@@ -13,22 +14,28 @@ import { LatencyRecorder } from '../log/stats.js';
 import { allocatePorts, REPO_ROOT, trackChild, waitUntil } from './driver.js';
 import type { LimitRun } from './limits.js';
 
-const KV_CLI = path.join(REPO_ROOT, 'examples', 'kv-cluster', 'src', 'cli.ts');
+const KV_DIR = path.join(REPO_ROOT, 'examples', 'kv-cluster');
+/** The compiled `kv` command (`pnpm build`, or the benchmark's own build step, writes it). */
+const KV_CLI_DIST = path.join(KV_DIR, 'dist', 'cli.js');
+const KV_CLI_SOURCE = path.join(KV_DIR, 'src', 'cli.ts');
 const HTTP_SECRET = 'the benchmark kv cluster secret';
 /** Keys written round-robin, so the store stays bounded. */
 const KEYS = 256;
 
 /** Why the HTTP part cannot run, or undefined when it can (checked again by actually starting it). */
-export function kvUnavailable(): string | undefined {
-  if (!fs.existsSync(KV_CLI)) return `${path.relative(REPO_ROOT, KV_CLI)} does not exist yet`;
-  const scripts = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).scripts ?? {};
-  if (typeof scripts.kv !== 'string') return 'the root package.json has no `kv` script yet';
+export function kvUnavailable(code: 'dist' | 'source'): string | undefined {
+  if (!fs.existsSync(KV_CLI_SOURCE)) return `${path.relative(REPO_ROOT, KV_CLI_SOURCE)} does not exist yet`;
+  if (code === 'dist' && !fs.existsSync(KV_CLI_DIST))
+    return `${path.relative(REPO_ROOT, KV_CLI_DIST)} does not exist: run pnpm build (or pnpm bench without --no-build)`;
   return undefined;
 }
 
-/** The node arguments equivalent to `pnpm kv …` (the root script is `tsx --conditions=@ackord/source …cli.ts`). */
-function kvNodeArgs(): string[] {
-  return ['--conditions=@ackord/source', '--import', 'tsx', KV_CLI];
+/**
+ * The node arguments that run `kv`: compiled (no tsx loader thread, no esbuild `__name()` wrappers on
+ * the request path), or as the root `kv` script does (`tsx --conditions=@ackord/source …cli.ts`).
+ */
+function kvNodeArgs(code: 'dist' | 'source'): string[] {
+  return code === 'dist' ? [KV_CLI_DIST] : ['--conditions=@ackord/source', '--import', 'tsx', KV_CLI_SOURCE];
 }
 
 interface KvSite {
@@ -55,6 +62,7 @@ export class KvCluster {
   static async start(
     root: string,
     durability: 'none' | 'fsync',
+    code: 'dist' | 'source',
     nodeArgs: readonly string[] = [],
   ): Promise<KvCluster> {
     const dir = fs.mkdtempSync(path.join(root, `kv-${durability}-`));
@@ -75,7 +83,7 @@ export class KvCluster {
         process.execPath,
         [
           ...nodeArgs,
-          ...kvNodeArgs(),
+          ...kvNodeArgs(code),
           'node',
           ...['--id', id, '--listen', `127.0.0.1:${transportPort(index)}`],
           ...['--http', `127.0.0.1:${httpPort(index)}`, '--data', path.join(dir, id)],
@@ -107,6 +115,10 @@ export class KvCluster {
 
   get masterPort(): number {
     return this.#master!.httpPort;
+  }
+
+  get masterPid(): number | undefined {
+    return this.#master!.child.pid;
   }
 
   /** Until one site says it is master and sees both others connected. */

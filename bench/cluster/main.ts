@@ -6,7 +6,7 @@
  * 1. embedded: 3 site processes over TCP and over WebSocket, the load inside the master process;
  *    policies × durability (none/none, fsync/fsync) × concurrency 1 and 64, 128 B records.
  * 2. scaling: TCP, quorum, none/none, c=64: record size 128 B → 64 KiB; sites 2 → 6.
- * 3. http: 3 `pnpm kv node` sites under an undici client, ack=quorum, c=1 and 64, and the same client
+ * 3. http: 3 `kv node` sites (compiled, like the packages) under an undici client, ack=quorum, c=1 and 64, and the same client
  *    against a trivial node:http server.
  * The limits (fdatasync loop, 64-writer group commit, bare TCP and ws echoes) run in every round of
  * every phase, interleaved with the cells. Every child process is killed on the way out, failure or not.
@@ -211,7 +211,14 @@ function buildPackages(): void {
   progress('building the packages under test (tsc -b) ...');
   const result = spawnSync(
     process.execPath,
-    [tsc, '-b', 'packages/core', 'packages/transport-tcp', 'packages/transport-ws'],
+    [
+      tsc,
+      '-b',
+      'packages/core',
+      'packages/transport-tcp',
+      'packages/transport-ws',
+      'examples/kv-cluster/tsconfig.build.json',
+    ],
     { cwd: REPO_ROOT, stdio: 'inherit' },
   );
   if (result.status !== 0)
@@ -341,7 +348,7 @@ async function main(): Promise<void> {
 
     if (args.phases.includes('http')) {
       loadavg.http = os.loadavg()[0]!;
-      const unavailable = kvUnavailable();
+      const unavailable = kvUnavailable(args.code);
       if (unavailable !== undefined) {
         skipped.push(`HTTP example: ${unavailable}`);
         progress(`http: skipped: ${unavailable}`);
@@ -409,7 +416,7 @@ async function httpPhase(
     for (const durability of args.httpDurabilities) {
       progress(`http: starting 3 kv nodes (durability ${durability}) ...`);
       try {
-        clusters.push(await KvCluster.start(root, durability));
+        clusters.push(await KvCluster.start(root, durability, args.code));
       } catch (error) {
         const reason = `HTTP example (durability ${durability}): the kv cluster did not start: ${(error as Error).message.split('\n')[0]}`;
         skipped.push(reason);
@@ -417,7 +424,7 @@ async function httpPhase(
       }
     }
     if (clusters.length === 0) return;
-    // The kv nodes run their TypeScript through tsx: give the JIT a moment before anything is measured.
+    // Give the kv nodes' JIT a moment before anything is measured.
     for (const cluster of clusters) await runHttp(cluster.masterPort, 64, args.quick ? 1 : 2, 128);
     const tasks: Task[] = [];
     const server = trivial;

@@ -1,10 +1,14 @@
 /**
- * `pnpm bench:profile [--seconds S] [--cells tcp/none/quorum/64,...]`: where the master's time goes in
- * the cells that miss their targets. For each cell: a 3-site cluster whose master (and first client)
- * run under `node --cpu-prof`; after a warm-up, one measured load of S seconds (the profile is cropped to exactly
- * that window), then the same load with counters on (promises created and heap bytes allocated per
- * commit, and who allocates them). Writes bench/results/cluster-profile.md and keeps the .cpuprofile
- * files under the printed directory for a closer look (Chrome DevTools, or bench/core/profile-summary.ts).
+ * `pnpm bench:profile [--seconds S] [--cells tcp/none/quorum/64,...] [--out NAME]`: where the master's
+ * time goes in the cells that miss their targets. For each cell: a 3-site cluster whose master (and
+ * first client) run under `node --cpu-prof`; after a warm-up, one measured load of S seconds (the
+ * profile is cropped to exactly that window), then the same load with counters on (promises created and
+ * heap bytes allocated per commit, and who allocates them). Writes bench/results/cluster-profile.md (or
+ * NAME.md) and keeps the .cpuprofile files under the printed directory for a closer look (Chrome
+ * DevTools, or bench/core/profile-summary.ts).
+ * An `http/DURABILITY/quorum/C` cell profiles the HTTP example instead: three compiled `kv node` sites
+ * under `node --cpu-prof`, `PUT /kv/…?ack=quorum` from the bench's undici client at concurrency C (the
+ * HTTP scenario of `pnpm bench`); its section shows the kv master's profile (no per-commit counters).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,10 +17,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildSite } from './build-site.js';
 import { BenchCluster, killAllChildren, killAllChildrenNow, REPO_ROOT, useBundledSite } from './driver.js';
+import { KvCluster, runHttp } from './http.js';
 import type { BenchPolicy, CommitCosts, Durability, LoadResult, TransportKind } from './protocol.js';
 
 interface ProfiledCell {
-  readonly transport: TransportKind;
+  readonly transport: TransportKind | 'http';
   readonly durability: Durability;
   readonly policy: BenchPolicy;
   readonly concurrency: number;
@@ -29,7 +34,7 @@ function parseCells(text: string): ProfiledCell[] {
   return text.split(',').map((entry) => {
     const [transport, durability, policy, concurrency, size = '128'] = entry.split('/');
     if (
-      (transport !== 'tcp' && transport !== 'ws') ||
+      (transport !== 'tcp' && transport !== 'ws' && transport !== 'http') ||
       (durability !== 'none' && durability !== 'fsync') ||
       !['none', 'one', 'quorum', 'all'].includes(policy ?? '') ||
       !/^\d+$/.test(concurrency ?? '') ||
@@ -66,7 +71,7 @@ interface CpuProfile {
 
 function label(frame: CallFrame): string {
   const where = frame.url
-    .replace(/^.*?\/(packages|bench|node_modules)\//, '$1/')
+    .replace(/^.*?\/(packages|bench|examples|node_modules)\//, '$1/')
     .replace(/^file:\/\/.*\/site\.mjs$/, 'bench/cluster/site.ts');
   return `${frame.functionName || '(anonymous)'}${where === '' ? '' : ` ${where}`}`;
 }
@@ -106,11 +111,15 @@ function summarize(profile: CpuProfile, fromUs: number, toUs: number, top: numbe
   return { samples, self: sorted(self), inclusive: sorted(inclusive) };
 }
 
-/** The main thread's profile: the one with the most samples in the window. */
-function mainProfile(dir: string, fromUs: number, toUs: number): CpuProfile {
+/**
+ * The main thread's profile: the one with the most samples in the window (of process `pid` only, when
+ * given: node names the files `CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`).
+ */
+function mainProfile(dir: string, fromUs: number, toUs: number, pid?: number): CpuProfile {
   const profiles = fs
     .readdirSync(dir)
     .filter((file) => file.endsWith('.cpuprofile'))
+    .filter((file) => pid === undefined || file.split('.')[3] === String(pid))
     .map((file) => JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as CpuProfile);
   if (profiles.length === 0) throw new Error(`no .cpuprofile in ${dir}`);
   const inWindow = (profile: CpuProfile) => summarize(profile, fromUs, toUs, 0).samples;
@@ -125,12 +134,55 @@ function shareTable(title: string, rows: readonly [string, number][], samples: n
   ].join('\n');
 }
 
+/** The HTTP example: three compiled kv nodes under --cpu-prof, the bench's undici client on the master. */
+async function profileHttpCell(
+  cell: ProfiledCell,
+  root: string,
+  profileDir: string,
+  seconds: number,
+): Promise<string> {
+  const name = `http/${cell.durability}/${cell.policy}/c=${cell.concurrency}/${cell.size} B`;
+  if (cell.policy !== 'quorum') throw new Error(`--cells ${name}: the HTTP scenario writes with ack=quorum`);
+  const dir = path.join(profileDir, name.replaceAll('/', '-').replaceAll(' ', ''));
+  fs.mkdirSync(dir, { recursive: true });
+  process.stderr.write(`profiling ${name} ...\n`);
+  const cluster = await KvCluster.start(root, cell.durability, 'dist', [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+  ]);
+  try {
+    await runHttp(cluster.masterPort, cell.concurrency, 1, cell.size);
+    const from = Number(process.hrtime.bigint() / 1000n);
+    const run = await runHttp(cluster.masterPort, cell.concurrency, seconds, cell.size);
+    const to = Number(process.hrtime.bigint() / 1000n);
+    const masterPid = cluster.masterPid;
+    // SIGTERM: a kv node exits cleanly on it, and node writes the profile on the way out.
+    await cluster.close(10_000);
+    const summary = summarize(mainProfile(dir, from, to, masterPid), from, to, 25);
+    return [
+      `## ${name}`,
+      '',
+      `${Math.round(run.opsPerSec).toLocaleString('en-US')} requests/s, p50 ${run.p50Ms.toFixed(3)} ms, p99 ${run.p99Ms.toFixed(3)} ms over ${seconds} s (${run.not200} not 200); the kv master's profile.`,
+      '',
+      `${summary.samples} samples in the measured window.`,
+      '',
+      shareTable('self time', summary.self, summary.samples),
+      '',
+      shareTable('inclusive time', summary.inclusive, summary.samples),
+      '',
+    ].join('\n');
+  } finally {
+    await cluster.close();
+  }
+}
+
 async function profileCell(
   cell: ProfiledCell,
   root: string,
   profileDir: string,
   seconds: number,
 ): Promise<string> {
+  if (cell.transport === 'http') return profileHttpCell(cell, root, profileDir, seconds);
   const name = `${cell.transport}/${cell.durability}/${cell.policy}/c=${cell.concurrency}/${cell.size} B`;
   const dir = path.join(profileDir, name.replaceAll('/', '-').replaceAll(' ', ''));
   const clientDir = path.join(dir, 'client-b');
@@ -200,6 +252,8 @@ async function main(): Promise<void> {
   };
   const seconds = Number(option('--seconds') ?? 3);
   const cells = parseCells(option('--cells') ?? DEFAULT_CELLS);
+  const out = option('--out') ?? 'cluster-profile';
+  if (!/^[a-z0-9-]+$/.test(out)) throw new Error('--out takes a plain name (letters, digits, -)');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ackord-bench-profile-'));
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ackord-cpuprofiles-'));
   process.on('exit', () => {
@@ -213,7 +267,14 @@ async function main(): Promise<void> {
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
     const built = spawnSync(
       process.execPath,
-      [tsc, '-b', 'packages/core', 'packages/transport-tcp', 'packages/transport-ws'],
+      [
+        tsc,
+        '-b',
+        'packages/core',
+        'packages/transport-tcp',
+        'packages/transport-ws',
+        'examples/kv-cluster/tsconfig.build.json',
+      ],
       {
         cwd: REPO_ROOT,
         stdio: 'inherit',
@@ -236,7 +297,7 @@ async function main(): Promise<void> {
     '',
     ...sections,
   ].join('\n');
-  fs.writeFileSync(path.join(REPO_ROOT, 'bench', 'results', 'cluster-profile.md'), text);
+  fs.writeFileSync(path.join(REPO_ROOT, 'bench', 'results', `${out}.md`), text);
   console.log(text);
   process.stderr.write(`\nprofiles kept in ${profileDir}\n`);
 }

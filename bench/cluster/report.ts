@@ -414,7 +414,7 @@ function httpTable(rows: readonly Row[], limits: Readonly<Record<string, LimitSu
     ],
     [
       ...rows.map((row) => [
-        '3 × `pnpm kv node`, PUT ?ack=quorum to the master',
+        '3 × `kv node`, PUT ?ack=quorum to the master',
         `${row.durability}/${row.durability}`,
         String(row.concurrency),
         `**${ops(row.opsPerSec)}**`,
@@ -527,7 +527,7 @@ export function markdown(results: Results, findings?: string): string {
     '',
     '## HTTP example under load',
     '',
-    "Three `pnpm kv node` sites (elections on, as the example runs), `--ack quorum`; an [undici](https://github.com/nodejs/undici) `Pool` in the benchmark process with one keep-alive connection per concurrent request loop, `PUT /kv/bench-N?ack=quorum` with a 128 B body to the master; and in the same rounds the same client against a trivial `node:http` server in a process of its own, which reads the body and answers a small JSON: the load client's own ceiling on this machine.",
+    "Three `kv node` sites (elections on, as the example runs; with the packages as compiled, `node examples/kv-cluster/dist/cli.js node …`, the example compiled too), `--ack quorum`; an [undici](https://github.com/nodejs/undici) `Pool` in the benchmark process with one keep-alive connection per concurrent request loop, `PUT /kv/bench-N?ack=quorum` with a 128 B body to the master; and in the same rounds the same client against a trivial `node:http` server in a process of its own, which reads the body and answers a small JSON: the load client's own ceiling on this machine.",
     '',
     rows.some((row) => row.scenario === 'http')
       ? httpTable(

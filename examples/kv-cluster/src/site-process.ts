@@ -1,7 +1,9 @@
 /**
  * A `kv node` child process, for the cluster launcher, the demo and the tests. The child is node itself
- * with tsx as a loader (not the `tsx` CLI, which would put a second process in between), so a signal —
- * SIGSTOP, SIGKILL — reaches the site and nothing else.
+ * (not the `tsx` CLI, which would put a second process in between), so a signal — SIGSTOP, SIGKILL —
+ * reaches the site and nothing else. It runs the code the way this module runs: from source with tsx as
+ * a loader (`pnpm kv`, `pnpm demo`, the tests), or compiled (`node examples/kv-cluster/dist/cli.js`,
+ * after `pnpm build`: the packages from their dist too).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -9,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { EXIT_WITH_PARENT_ENV, READY_LINE } from './child-protocol.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-export const CLI_ENTRY = fileURLToPath(new URL('./cli.ts', import.meta.url));
+/** This module is the compiled one (dist/site-process.js), not the source run through tsx. */
+export const COMPILED = import.meta.url.endsWith('.js');
+export const CLI_ENTRY = fileURLToPath(new URL(COMPILED ? './cli.js' : './cli.ts', import.meta.url));
 /** The last stderr bytes kept, to explain a site that died. */
 const STDERR_TAIL_BYTES = 8 * 1024;
 /** A site that has not printed its ready line by then failed to start. */
@@ -22,11 +26,13 @@ export interface SiteProcessOptions {
   readonly onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
-/** The command line that runs `kv node` with these flags, as `pnpm kv node …` does. */
+/** The command line that runs `kv node` with these flags, as `pnpm kv node …` does (or compiled: see above). */
 export function nodeCommand(flags: readonly string[]): { command: string; args: string[] } {
   return {
     command: process.execPath,
-    args: ['--conditions=@ackord/source', '--import', 'tsx', CLI_ENTRY, 'node', ...flags],
+    args: COMPILED
+      ? [CLI_ENTRY, 'node', ...flags]
+      : ['--conditions=@ackord/source', '--import', 'tsx', CLI_ENTRY, 'node', ...flags],
   };
 }
 

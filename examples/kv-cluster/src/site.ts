@@ -89,11 +89,16 @@ export class Site {
   readonly #timeline: TimelineEntry[] = [];
   readonly #rollbacks: RollbackReport[] = [];
   readonly #elections = new Map<number, ElectionExplanation>();
+  /** A ring of the last RECENT_ACK_LATENCIES ack latencies; #recentAckNext is where the next one goes. */
   readonly #recentAckLatencies: number[] = [];
+  #recentAckNext = 0;
   readonly #commitsByOutcome = new Map<string, number>();
+  /** `${policy}/${outcome}` keys of #commitsByOutcome, made once per pair rather than per write. */
+  readonly #outcomeKeys = new Map<string, Map<string, string>>();
   readonly #commitLatency = new Map<string, Histogram>();
   readonly #ackLatency = new Map<string, Histogram>();
-  readonly #httpRequests = new Map<string, number>();
+  /** Responses by status code (numbers: no string per response). */
+  readonly #httpRequests = new Map<number, number>();
   #rollbackCount = 0;
   #rolledBackTransactions = 0;
   #handshakeErrors = 0;
@@ -258,19 +263,27 @@ export class Site {
 
   /** Counts what a write through the HTTP API came to. */
   noteReceipt(receipt: CommitReceipt): void {
-    const key = `${receipt.policy}/${receipt.outcome}`;
+    let byOutcome = this.#outcomeKeys.get(receipt.policy);
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      this.#outcomeKeys.set(receipt.policy, byOutcome);
+    }
+    let key = byOutcome.get(receipt.outcome);
+    if (key === undefined) {
+      key = `${receipt.policy}/${receipt.outcome}`;
+      byOutcome.set(receipt.outcome, key);
+    }
     this.#commitsByOutcome.set(key, (this.#commitsByOutcome.get(key) ?? 0) + 1);
     histogramFor(this.#commitLatency, receipt.policy).observe(receipt.elapsedMs / 1000);
     for (const ack of receipt.ackedBy) {
       histogramFor(this.#ackLatency, ack.site).observe(ack.latencyMs / 1000);
-      this.#recentAckLatencies.push(ack.latencyMs);
-      if (this.#recentAckLatencies.length > RECENT_ACK_LATENCIES) this.#recentAckLatencies.shift();
+      this.#recentAckLatencies[this.#recentAckNext] = ack.latencyMs;
+      this.#recentAckNext = (this.#recentAckNext + 1) % RECENT_ACK_LATENCIES;
     }
   }
 
   noteHttpStatus(code: number): void {
-    const key = String(code);
-    this.#httpRequests.set(key, (this.#httpRequests.get(key) ?? 0) + 1);
+    this.#httpRequests.set(code, (this.#httpRequests.get(code) ?? 0) + 1);
   }
 
   counters(): SiteCounters {
@@ -282,7 +295,7 @@ export class Site {
       rolledBackTransactions: this.#rolledBackTransactions,
       handshakeErrors: this.#handshakeErrors,
       connectionErrors: this.#connectionErrors,
-      httpRequests: this.#httpRequests,
+      httpRequests: new Map([...this.#httpRequests].map(([code, count]) => [String(code), count])),
     };
   }
 

@@ -41,7 +41,8 @@ export function readBody(request: IncomingMessage, limit: number, what: string):
     };
     const onEnd = () => {
       cleanup();
-      resolve(Buffer.concat(chunks, size));
+      // A small value comes in one chunk: no copy (the caller copies it into the log record anyway).
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
     const onError = (error: Error) => {
       cleanup();

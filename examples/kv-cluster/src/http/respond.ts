@@ -1,5 +1,5 @@
 /** Responses: JSON bodies, and the `{ error, message }` shape every refusal has. */
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeader, ServerResponse } from 'node:http';
 
 /** A refusal with a status, a stable machine-readable code and a sentence for people. */
 export class HttpError extends Error {
@@ -30,17 +30,36 @@ export function sendJson(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
+  sendJsonText(response, status, JSON.stringify(body), headers);
+}
+
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * `sendJson` for a body already serialized (`json`: one JSON value, no trailing newline). The headers go
+ * to writeHead as one flat list, the form node:http stores without a setHeader call per header.
+ */
+export function sendJsonText(
+  response: ServerResponse,
+  status: number,
+  json: string,
+  headers?: Record<string, string>,
+): void {
   if (response.headersSent) {
     response.end();
     return;
   }
-  const text = `${JSON.stringify(body)}\n`;
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  });
+  const text = `${json}\n`;
+  const list: OutgoingHttpHeader[] = [
+    'content-type',
+    JSON_CONTENT_TYPE,
+    'content-length',
+    Buffer.byteLength(text),
+    'cache-control',
+    'no-store',
+  ];
+  if (headers !== undefined) for (const name in headers) list.push(name, headers[name]!);
+  response.writeHead(status, list);
   response.end(text);
 }
 

@@ -19,7 +19,7 @@ import {
 } from '@ackord/core';
 import type { Site } from '../site.js';
 import { readBody, tooLarge } from './body.js';
-import { HttpError, sendJson } from './respond.js';
+import { HttpError, sendJson, sendJsonText } from './respond.js';
 
 /** A put record is 1 byte op + 2 bytes key length + key + value (the core's KV format). */
 const KV_OP_HEADER_BYTES = 3;
@@ -29,8 +29,30 @@ export const MAX_TOKEN_WAIT_MS = 60_000;
 
 type Params = ReadonlyMap<string, string>;
 
+const WRITE_PARAMS = ['ack', 'timeoutMs', 'forward'] as const;
+const READ_PARAMS = ['token', 'timeoutMs', 'consistency'] as const;
+
+/** A request's query parameters, decoded, in order (`parseQuery`). */
+export type Query = readonly (readonly [string, string])[];
+
+/**
+ * The query string (after `?`) as `URLSearchParams` reads it. Most queries (`ack=quorum`) have nothing
+ * to decode: those are split here without building a URLSearchParams; the others go through it.
+ */
+export function parseQuery(text: string): Query {
+  if (text === '') return [];
+  if (text.includes('%') || text.includes('+')) return [...new URLSearchParams(text)];
+  const query: [string, string][] = [];
+  for (const part of text.split('&')) {
+    if (part === '') continue;
+    const at = part.indexOf('=');
+    query.push(at === -1 ? [part, ''] : [part.slice(0, at), part.slice(at + 1)]);
+  }
+  return query;
+}
+
 /** The query, refusing parameters a route does not know (a typo must not pass silently) and repeats. */
-export function readParams(query: URLSearchParams, allowed: readonly string[]): Params {
+export function readParams(query: Query, allowed: readonly string[]): Params {
   const params = new Map<string, string>();
   for (const [name, value] of query) {
     if (!allowed.includes(name)) {
@@ -94,6 +116,7 @@ function ms(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 
+/** The receipt as the API answers it (field order included); `receiptJson` is its serialization. */
 export function receiptBody(receipt: CommitReceipt): Record<string, unknown> {
   return {
     lsn: receipt.lsn,
@@ -118,15 +141,45 @@ export function receiptBody(receipt: CommitReceipt): Record<string, unknown> {
   };
 }
 
+/**
+ * `JSON.stringify(receiptBody(receipt))`, written out directly: every write answers with it, and this
+ * builds no intermediate objects. Strings go through JSON.stringify (escaping), numbers as JSON writes
+ * them (a non-finite one as null); a field whose value is undefined is left out, as JSON.stringify does.
+ */
+export function receiptJson(receipt: CommitReceipt): string {
+  let acked = '';
+  for (const ack of receipt.ackedBy) {
+    acked += `${acked === '' ? '' : ','}{"site":${JSON.stringify(ack.site)},"level":${JSON.stringify(ack.level)},"latencyMs":${jsonNumber(ms(ack.latencyMs))}}`;
+  }
+  let missing = '';
+  for (const site of receipt.missing) missing += `${missing === '' ? '' : ','}${JSON.stringify(site)}`;
+  return (
+    `{"lsn":${jsonNumber(receipt.lsn)},"generation":${jsonNumber(receipt.generation)}` +
+    (receipt.perm === undefined ? '' : `,"perm":${receipt.perm}`) +
+    `,"policy":${JSON.stringify(receipt.policy)},"outcome":${JSON.stringify(receipt.outcome)}` +
+    `,"reason":${receipt.reason === undefined ? 'null' : JSON.stringify(receipt.reason)}` +
+    `,"acks":${receipt.ackedBy.length},"ackedBy":[${acked}],"needed":${jsonNumber(receipt.needed)}` +
+    `,"missing":[${missing}],"localFlushForced":${receipt.localFlushForced}` +
+    `,"localLevel":${JSON.stringify(receipt.localLevel)},"elapsedMs":${jsonNumber(ms(receipt.elapsedMs))}` +
+    `,"token":${JSON.stringify(receipt.token)}` +
+    (receipt.forwardedTo === undefined ? '' : `,"forwardedTo":${JSON.stringify(receipt.forwardedTo)}`) +
+    '}'
+  );
+}
+
+function jsonNumber(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
+}
+
 export async function handleWrite(
   site: Site,
   operation: 'put' | 'delete',
   key: string,
-  query: URLSearchParams,
+  query: Query,
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
-  const params = readParams(query, ['ack', 'timeoutMs', 'forward']);
+  const params = readParams(query, WRITE_PARAMS);
   const policy = policyParam(params);
   const ackTimeoutMs = wholeNumber(params, 'timeoutMs', MAX_ACK_TIMEOUT_MS);
   const forward = forwardParam(params);
@@ -138,11 +191,7 @@ export async function handleWrite(
       : encodeKvOperation({ op: 'put', key, value });
   let receipt: CommitReceipt;
   try {
-    receipt = await site.manager.commit([payload], {
-      forward,
-      ...(policy === undefined ? {} : { policy }),
-      ...(ackTimeoutMs === undefined ? {} : { ackTimeoutMs }),
-    });
+    receipt = await site.manager.commit([payload], { forward, policy, ackTimeoutMs });
   } catch (error) {
     if (error instanceof NotMasterError) throw notMaster(site, site.manager.master ?? error.master);
     if (error instanceof RecordTooLargeError) throw tooLarge(limit, 'the value');
@@ -157,16 +206,16 @@ export async function handleWrite(
       { lsn: receipt.lsn, generation: receipt.generation, token: receipt.token },
     );
   }
-  sendJson(response, receipt.outcome === 'acknowledged' ? 200 : 202, receiptBody(receipt));
+  sendJsonText(response, receipt.outcome === 'acknowledged' ? 200 : 202, receiptJson(receipt));
 }
 
 export async function handleRead(
   site: Site,
   key: string,
-  query: URLSearchParams,
+  query: Query,
   response: ServerResponse,
 ): Promise<void> {
-  const params = readParams(query, ['token', 'timeoutMs', 'consistency']);
+  const params = readParams(query, READ_PARAMS);
   const consistency = params.get('consistency') ?? 'local';
   if (consistency !== 'local' && consistency !== 'lease')
     throw new HttpError(400, 'bad_consistency', 'consistency must be local or lease');

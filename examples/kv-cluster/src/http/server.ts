@@ -17,7 +17,7 @@ import type { Site } from '../site.js';
 import { RequestAbortedError } from './body.js';
 import { renderMetrics } from './metrics.js';
 import { HttpError, sendError, sendJson } from './respond.js';
-import { handleRead, handleWrite, parseKey } from './routes-kv.js';
+import { handleRead, handleWrite, parseKey, parseQuery, type Query } from './routes-kv.js';
 import { statusBody } from './status.js';
 
 /** Open connections at once; more wait in the kernel's backlog. */
@@ -33,7 +33,8 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 export const DRAIN_GRACE_MS = 2_000;
 export const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
 
-const STATUS_PAGE = readFileSync(new URL('../status-page.html', import.meta.url), 'utf8');
+// From src/http/ (run through tsx) and from dist/http/ (compiled: tsc does not copy the page) alike.
+const STATUS_PAGE = readFileSync(new URL('../../src/status-page.html', import.meta.url), 'utf8');
 
 /** The page fetches every site's /status: its own origin and its peers'. */
 const PAGE_HEADERS = {
@@ -55,7 +56,7 @@ interface RequestContext {
   readonly request: IncomingMessage;
   readonly response: ServerResponse;
   readonly path: string;
-  readonly query: URLSearchParams;
+  readonly query: Query;
 }
 
 const routes: Record<string, Route> = {
@@ -105,6 +106,10 @@ function routeFor(path: string): Route | undefined {
 }
 
 export function createHttpServer(site: Site, logger: Logger): Server {
+  // One listener for every response (not a closure per request): counts what each was answered with.
+  const counted = function (this: ServerResponse): void {
+    site.noteHttpStatus(this.statusCode);
+  };
   const server = createServer(
     {
       headersTimeout: HEADERS_TIMEOUT_MS,
@@ -112,7 +117,7 @@ export function createHttpServer(site: Site, logger: Logger): Server {
       maxHeaderSize: MAX_HEADER_BYTES,
     },
     (request, response) => {
-      response.on('finish', () => site.noteHttpStatus(response.statusCode));
+      response.on('finish', counted);
       handle(site, request, response).catch((error: unknown) =>
         answerError(error, request, response, logger),
       );
@@ -142,7 +147,7 @@ async function handle(site: Site, request: IncomingMessage, response: ServerResp
   const url = request.url ?? '/';
   const queryAt = url.indexOf('?');
   const path = queryAt === -1 ? url : url.slice(0, queryAt);
-  const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
+  const query = parseQuery(queryAt === -1 ? '' : url.slice(queryAt + 1));
   const route = routeFor(path);
   if (route === undefined) throw new HttpError(404, 'no_route', `no route ${path}`);
   const method = request.method ?? 'GET';
