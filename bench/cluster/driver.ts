@@ -4,8 +4,9 @@
  * Every process started here is tracked, and `killAllChildren` kills them all when the benchmark
  * ends, fails or is interrupted.
  */
-import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,6 +24,24 @@ import type {
 } from './protocol.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** What the benchmark runs compiled: the packages under test and the kv example (`tsc -b`). */
+const BUILT_UNDER_TEST = [
+  'packages/core',
+  'packages/transport-tcp',
+  'packages/transport-ws',
+  'examples/kv-cluster/tsconfig.build.json',
+];
+
+/** Builds the code under test; false when `tsc -b` failed (its errors are on the terminal). */
+export function buildUnderTest(): boolean {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const result = spawnSync(process.execPath, [tsc, '-b', ...BUILT_UNDER_TEST], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+  });
+  return result.status === 0;
+}
 const SITE_ENTRY = fileURLToPath(new URL('./site.ts', import.meta.url));
 export const BENCH_SECRET = 'the benchmark cluster secret';
 const STDERR_KEPT_BYTES = 16 * 1024;

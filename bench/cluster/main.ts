@@ -13,12 +13,18 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { type BenchArgs, parseArgs } from './args.js';
 import { buildSite } from './build-site.js';
-import { BenchCluster, killAllChildren, killAllChildrenNow, REPO_ROOT, useBundledSite } from './driver.js';
+import {
+  BenchCluster,
+  buildUnderTest,
+  killAllChildren,
+  killAllChildrenNow,
+  REPO_ROOT,
+  useBundledSite,
+} from './driver.js';
 import { KvCluster, kvUnavailable, runHttp, TrivialServer } from './http.js';
 import { diskLimit, EchoLimits, type LimitRun } from './limits.js';
 import type { BenchPolicy, Durability, TransportKind } from './protocol.js';
@@ -207,21 +213,8 @@ function gitState(): { commit: string; uncommittedChanges: boolean } {
 }
 
 function buildPackages(): void {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   progress('building the packages under test (tsc -b) ...');
-  const result = spawnSync(
-    process.execPath,
-    [
-      tsc,
-      '-b',
-      'packages/core',
-      'packages/transport-tcp',
-      'packages/transport-ws',
-      'examples/kv-cluster/tsconfig.build.json',
-    ],
-    { cwd: REPO_ROOT, stdio: 'inherit' },
-  );
-  if (result.status !== 0)
+  if (!buildUnderTest())
     throw new Error('tsc -b failed: fix the build, or run with --no-build or --code source');
 }
 

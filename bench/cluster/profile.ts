@@ -10,13 +10,18 @@
  * under `node --cpu-prof`, `PUT /kv/…?ack=quorum` from the bench's undici client at concurrency C (the
  * HTTP scenario of `pnpm bench`); its section shows the kv master's profile (no per-commit counters).
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { buildSite } from './build-site.js';
-import { BenchCluster, killAllChildren, killAllChildrenNow, REPO_ROOT, useBundledSite } from './driver.js';
+import {
+  BenchCluster,
+  buildUnderTest,
+  killAllChildren,
+  killAllChildrenNow,
+  REPO_ROOT,
+  useBundledSite,
+} from './driver.js';
 import { KvCluster, runHttp } from './http.js';
 import type { BenchPolicy, CommitCosts, Durability, LoadResult, TransportKind } from './protocol.js';
 
@@ -264,23 +269,7 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg()[0]!;
   const sections: string[] = [];
   try {
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    const built = spawnSync(
-      process.execPath,
-      [
-        tsc,
-        '-b',
-        'packages/core',
-        'packages/transport-tcp',
-        'packages/transport-ws',
-        'examples/kv-cluster/tsconfig.build.json',
-      ],
-      {
-        cwd: REPO_ROOT,
-        stdio: 'inherit',
-      },
-    );
-    if (built.status !== 0) throw new Error('tsc -b failed');
+    if (!buildUnderTest()) throw new Error('tsc -b failed');
     useBundledSite(await buildSite(path.join(root, 'site.mjs')));
     for (const cell of cells) sections.push(await profileCell(cell, root, profileDir, seconds));
   } finally {

@@ -31,6 +31,20 @@ const electionPing: Message = {
   site: '',
 };
 
+/** A log message holding one transaction: a data record and its commit, PERMANENT. */
+function oneTransactionLog() {
+  return buildLogMessage({
+    generation: 4,
+    firstLsn: 100,
+    prevLsn: 60,
+    prevGeneration: 3,
+    records: [
+      { generation: 4, type: RecordType.data, txnId: 9, payload: Buffer.from('put a 1') },
+      { generation: 4, type: RecordType.commit, txnId: 9, payload: Buffer.alloc(0) },
+    ],
+  }).message;
+}
+
 describe('round trip', () => {
   it('decodes every message type to what was encoded, in a frame of exactly frameSize bytes', () => {
     fc.assert(
@@ -69,32 +83,14 @@ describe('round trip', () => {
   });
 
   it('encodes a log frame around prebuilt records, as encodeMessage does', () => {
-    const { message: original } = buildLogMessage({
-      generation: 4,
-      firstLsn: 100,
-      prevLsn: 60,
-      prevGeneration: 3,
-      records: [
-        { generation: 4, type: RecordType.data, txnId: 9, payload: Buffer.from('put a 1') },
-        { generation: 4, type: RecordType.commit, txnId: 9, payload: Buffer.alloc(0) },
-      ],
-    });
+    const original = oneTransactionLog();
     const frame = encodeLogFrame(original, original.records);
     expect(frame.equals(encodeMessage(original))).toBe(true);
     expect(frame[4]).toBe(FrameFlags.PERMANENT);
   });
 
   it('builds a log frame around records already in place, byte for byte the copying encoder’s frame', () => {
-    const { message: original } = buildLogMessage({
-      generation: 4,
-      firstLsn: 100,
-      prevLsn: 60,
-      prevGeneration: 3,
-      records: [
-        { generation: 4, type: RecordType.data, txnId: 9, payload: Buffer.from('put a 1') },
-        { generation: 4, type: RecordType.commit, txnId: 9, payload: Buffer.alloc(0) },
-      ],
-    });
+    const original = oneTransactionLog();
     // A bulk buffer: the reserved prefix (left dirty, as a reused buffer would be), the records, spare room.
     const buffer = Buffer.alloc(LOG_FRAME_PREFIX_BYTES + original.records.length + 40, 0xee);
     original.records.forEach((byte, index) => {
