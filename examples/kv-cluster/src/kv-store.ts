@@ -6,14 +6,20 @@
  */
 import {
   type AppliedTransaction,
-  decodeKvOperation,
-  encodeKvOperation,
-  type KvOperation,
+  decodeKvOperationLatin1,
+  type KvLatin1Operation,
+  kvPutLatin1Bytes,
   type StateMachine,
+  writeKvPutLatin1,
 } from '@ackord/core';
 
 export interface StoredValue {
-  readonly value: Uint8Array;
+  /**
+   * The value's bytes as a latin1 string (char i is byte i): one V8 heap allocation per value kept, where
+   * a Uint8Array copy costs a malloc'd backing store the GC must track (see `decodeKvOperationLatin1`).
+   * Write it out with the 'latin1' encoding.
+   */
+  readonly value: string;
   /** The LSN of the commit record of the transaction that wrote it. */
   readonly lsn: number;
 }
@@ -39,9 +45,9 @@ export class KvStore implements StateMachine {
 
   apply(txn: AppliedTransaction): void {
     // Decode everything first: a transaction with an operation this store cannot read changes nothing.
-    const operations: KvOperation[] = [];
+    const operations: KvLatin1Operation[] = [];
     for (const payload of txn.payloads) {
-      const operation = decodeKvOperation(payload);
+      const operation = decodeKvOperationLatin1(payload);
       if (operation === undefined) {
         this.#appliedLsn = txn.endLsn;
         return;
@@ -57,22 +63,18 @@ export class KvStore implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    const entries: { lsn: number; bytes: Buffer }[] = [];
     let size = SNAPSHOT_HEADER_BYTES;
-    for (const [key, stored] of this.#data) {
-      const bytes = encodeKvOperation({ op: 'put', key, value: stored.value });
-      entries.push({ lsn: stored.lsn, bytes });
-      size += ENTRY_HEADER_BYTES + bytes.length;
-    }
+    for (const [key, stored] of this.#data) size += ENTRY_HEADER_BYTES + kvPutLatin1Bytes(key, stored.value);
     const snapshot = Buffer.allocUnsafe(size);
-    snapshot.writeUInt32LE(entries.length, 0);
+    snapshot.writeUInt32LE(this.#data.size, 0);
     snapshot.writeDoubleLE(this.#appliedLsn, 4);
     let offset = SNAPSHOT_HEADER_BYTES;
-    for (const entry of entries) {
-      snapshot.writeDoubleLE(entry.lsn, offset);
-      snapshot.writeUInt32LE(entry.bytes.length, offset + 8);
-      entry.bytes.copy(snapshot, offset + ENTRY_HEADER_BYTES);
-      offset += ENTRY_HEADER_BYTES + entry.bytes.length;
+    for (const [key, stored] of this.#data) {
+      const start = offset + ENTRY_HEADER_BYTES;
+      const end = writeKvPutLatin1(snapshot, start, key, stored.value);
+      snapshot.writeDoubleLE(stored.lsn, offset);
+      snapshot.writeUInt32LE(end - start, offset + 8);
+      offset = end;
     }
     return snapshot;
   }
@@ -89,7 +91,7 @@ export class KvStore implements StateMachine {
       const lsn = bytes.readDoubleLE(offset);
       const length = bytes.readUInt32LE(offset + 8);
       const start = offset + ENTRY_HEADER_BYTES;
-      const operation = decodeKvOperation(bytes.subarray(start, start + length));
+      const operation = decodeKvOperationLatin1(bytes.subarray(start, start + length));
       if (operation?.op === 'put') this.#data.set(operation.key, { value: operation.value, lsn });
       offset = start + length;
     }

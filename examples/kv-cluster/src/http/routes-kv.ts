@@ -259,7 +259,7 @@ export async function handleRead(
     'x-ackord-lsn': String(stored.lsn),
     'x-ackord-applied-lsn': applied,
   });
-  response.end(stored.value);
+  response.end(stored.value, 'latin1');
 }
 
 /** How often a lease read looks again whether a quorum holds what it would return. */

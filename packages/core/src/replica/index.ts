@@ -4,8 +4,16 @@ export type { ProposeResult } from './core.js';
 export { ReplicaCore } from './core.js';
 export type { HistoryEntry } from './history.js';
 export { GenerationHistory, MAX_HISTORY_ENTRIES } from './history.js';
-export type { KvOperation } from './kv-state-machine.js';
-export { decodeKvOperation, encodeKvOperation, KvStateMachine, MAX_KEY_BYTES } from './kv-state-machine.js';
+export type { KvLatin1Operation, KvOperation } from './kv-state-machine.js';
+export {
+  decodeKvOperation,
+  decodeKvOperationLatin1,
+  encodeKvOperation,
+  KvStateMachine,
+  kvPutLatin1Bytes,
+  MAX_KEY_BYTES,
+  writeKvPutLatin1,
+} from './kv-state-machine.js';
 export type { StateMachine } from './state-machine.js';
 export type {
   AckLevel,
