@@ -194,6 +194,31 @@ describe('acknowledgements', () => {
     expect(drive(core, { type: 'durable', ...full }).effects).toEqual([]);
   });
 
+  it('at level received the ack follows the append at once, ahead of the applies of the batch', () => {
+    const { core, master } = readyClient({ ackLevel: 'received' });
+    const t1 = master.txn(1, ['a']);
+    const t2 = master.txn(1, ['b', 'c']);
+    const { effects } = drive(core, message('M', logMessage(1, 1, Buffer.concat([t1.bytes, t2.bytes]))));
+    const kinds = effects.map((effect) =>
+      effect.type === 'send' ? `send:${effect.message.type}` : effect.type,
+    );
+    expect(kinds).toEqual(['append', 'send:ack', 'apply', 'apply']);
+    expect(sendsOf(effects, 'ack')[0]!.message.lsn).toBe(t2.commitLsn);
+    // A batch that completes no transaction: nothing to ack, nothing moved.
+    const t3 = master.txn(1, ['d']);
+    const dataOnly = t3.bytes.subarray(0, t3.commitLsn - t3.firstLsn);
+    expect(
+      drive(core, message('M', logMessage(1, 1, dataOnly))).effects.map((effect) => effect.type),
+    ).toEqual(['append']);
+  });
+
+  it('at level flushed the applies do not wait for the flush, and the ack waits for it', () => {
+    const { core, master } = readyClient({ ackLevel: 'flushed' });
+    const t1 = master.txn(1, ['a']);
+    const { effects } = drive(core, message('M', logMessage(1, 1, t1.bytes)));
+    expect(effects.map((effect) => effect.type)).toEqual(['append', 'apply', 'flush']);
+  });
+
   it('acks commits one by one as the durable LSN passes each of them', () => {
     const { core, master } = readyClient();
     const t1 = master.txn(1, ['a']);
