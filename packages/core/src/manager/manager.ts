@@ -181,6 +181,8 @@ interface PendingCommit extends WaitingCommit, Expiring {
   readonly policy: AckPolicy;
   readonly minRank: number;
   readonly startedAt: number;
+  /** The queue it waits in (threshold policies); undefined for all_available. */
+  queue: WaitingCommits<PendingCommit> | undefined;
   readonly finish: (
     outcome: CommitOutcome,
     reason: CommitReceipt['reason'],
@@ -257,7 +259,12 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
   /** Every commit waiting for acks. */
   readonly #pending = new Set<PendingCommit>();
   /** The waiting commits of threshold policies, by policy and minimum ack level, in LSN order. */
+  /** Keyed by policy and minimum ack rank: `${policy}/${minRank}` (built only when a queue is made). */
   readonly #waiting = new Map<string, PolicyQueue>();
+  /** The queue the last threshold commit went to: commits mostly share one policy and level. */
+  /** While an ack settles its run of waiting commits: when it arrived (see #onAck). */
+  #ackInstant: number | undefined;
+  #lastQueue: { policy: AckPolicy; minRank: number; queue: WaitingCommits<PendingCommit> } | undefined;
   /** The waiting commits under `all_available` (judged one by one: its wait depends on who is connected). */
   readonly #pendingAllAvailable = new Set<PendingCommit>();
   readonly #plans = new Map<AckPolicy, ThresholdPlan | undefined>();
@@ -539,6 +546,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       startedAt,
       deadline: startedAt + timeoutMs,
       done: false,
+      queue: undefined,
       finish: (outcome, reason, verdict) => {
         if (pending.done) return;
         pending.done = true;
@@ -564,7 +572,10 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     this.#pending.add(pending);
     this.#deadlines.add(pending);
     if (plan === undefined) this.#pendingAllAvailable.add(pending);
-    else this.#queueOf(policy, minRank).add(pending);
+    else {
+      pending.queue = this.#queueOf(policy, minRank);
+      pending.queue.add(pending);
+    }
   }
 
   /** The ack timeout of a waiting commit ran out. */
@@ -647,7 +658,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       missing: verdict?.missing ?? [],
       localFlushForced,
       localLevel: this.#localLevel(local.lsn),
-      elapsedMs: this.#clock.now() - startedAt,
+      elapsedMs: (this.#ackInstant ?? this.#clock.now()) - startedAt,
     };
   }
 
@@ -1019,8 +1030,14 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       previous.level = level;
       previous.at = now;
     }
-    for (const waiting of this.#waiting.values())
-      waiting.queue.settleFront(lsn, waiting.satisfied, waiting.settle);
+    // The commits this ack settles are settled at one instant: their receipts read it, not the clock.
+    this.#ackInstant = now;
+    try {
+      for (const waiting of this.#waiting.values())
+        waiting.queue.settleFront(lsn, waiting.satisfied, waiting.settle);
+    } finally {
+      this.#ackInstant = undefined;
+    }
     if (this.#pendingAllAvailable.size === 0 && this.#debt.size === 0) return;
     for (const pending of [...this.#pendingAllAvailable]) {
       if (pending.lsn > lsn) continue;
@@ -1052,10 +1069,18 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     this.#pending.delete(pending);
     this.#deadlines.settled();
     if (this.#pendingAllAvailable.delete(pending)) return;
-    this.#waiting.get(`${pending.policy}/${pending.minRank}`)?.queue.dropDone();
+    pending.queue?.dropDone();
   }
 
   #queueOf(policy: AckPolicy, minRank: number): WaitingCommits<PendingCommit> {
+    const last = this.#lastQueue;
+    if (last !== undefined && last.policy === policy && last.minRank === minRank) return last.queue;
+    const queue = this.#queueByKey(policy, minRank);
+    this.#lastQueue = { policy, minRank, queue };
+    return queue;
+  }
+
+  #queueByKey(policy: AckPolicy, minRank: number): WaitingCommits<PendingCommit> {
     const key = `${policy}/${minRank}`;
     let waiting = this.#waiting.get(key);
     if (waiting === undefined) {
