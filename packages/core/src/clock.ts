@@ -13,6 +13,14 @@ export interface Clock {
    */
   setTimeout(callback: () => void, delayMs: number, options?: { readonly keepAlive?: boolean }): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Optional: run `callback` once the I/O callbacks of the current event-loop iteration have run
+   * (Node's `setImmediate`). Work deferred here gathers what several I/O callbacks produced — requests
+   * parsed from different connections in one poll — instead of acting at the end of each callback's
+   * microtasks. A virtual clock leaves it out and callers fall back to a microtask, which keeps a
+   * simulated run deterministic.
+   */
+  afterIo?(callback: () => void): void;
 }
 
 /** The real clock. Background timers are unref'd: they never keep a process alive by themselves. */
@@ -26,4 +34,17 @@ export const systemClock: Clock = {
   clearTimeout(handle) {
     clearTimeout(handle as NodeJS.Timeout);
   },
+  afterIo(callback) {
+    setImmediate(callback);
+  },
 };
+
+/** When deferred work runs: `'turn'`, the end of the current microtasks; `'iteration'`, `Clock.afterIo`. */
+export type DeferTo = 'turn' | 'iteration';
+
+/** A scheduler for `when`; `'iteration'` falls back to a microtask on a clock without `afterIo`. */
+export function deferrer(when: DeferTo, clock: Clock): (callback: () => void) => void {
+  const afterIo = clock.afterIo;
+  if (when === 'turn' || afterIo === undefined) return queueMicrotask;
+  return (callback) => afterIo.call(clock, callback);
+}

@@ -13,7 +13,7 @@
  * point they call in turn waits until that work is done (it never runs inside it).
  */
 import { EventEmitter } from 'eventemitter3';
-import { type Clock, systemClock, type TimerHandle } from '../clock.js';
+import { type Clock, type DeferTo, deferrer, systemClock, type TimerHandle } from '../clock.js';
 import { InvalidStateError } from '../errors.js';
 import type { WriteAheadLog } from '../log/log.js';
 import { RecordType } from '../log/record.js';
@@ -73,6 +73,16 @@ export interface BaseReplicaOptions {
     readonly maxRecords?: number;
     readonly maxDelayMs?: number;
     readonly shipOnCommit?: boolean;
+    /**
+     * When a committed batch leaves. `'turn'` (default): at the end of the committing turn's
+     * microtasks. `'iteration'`: once the I/O callbacks of the event-loop iteration have run
+     * (`Clock.afterIo`), so commits made in separate I/O callbacks of one iteration — HTTP requests
+     * read from different connections — share one batch and one frame per client instead of one
+     * each. Falls back to `'turn'` when the clock has no `afterIo` (the simulator's), and when the log
+     * syncs on commit (`fsync`, `dsync`): there the batch must leave before the log's fdatasync so
+     * that the clients' syncs overlap the master's rather than follow it.
+     */
+    readonly shipAt?: DeferTo;
   };
   readonly rerequestMinMs?: number;
   readonly rerequestMaxMs?: number;
@@ -238,6 +248,8 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   #timerAt: number | undefined;
   #bulkFlushScheduled = false;
   readonly #shipOnCommit: boolean;
+  /** Schedules the end-of-turn bulk flush: a microtask, or `Clock.afterIo` (see `bulk.shipAt`). */
+  readonly #deferShip: (flush: () => void) => void;
   #shipWaiters: ShipWaiter[] = [];
   #appliedWaiters: AppliedWaiter[] = [];
   #appliedLsn: number;
@@ -257,6 +269,9 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     this.#send = options.send;
     this.#clock = options.clock ?? systemClock;
     this.#shipOnCommit = options.bulk?.shipOnCommit ?? true;
+    // Under fsync/dsync a batch leaves before the log's sync starts, whatever shipAt says (see there).
+    const syncsOnCommit = options.log.durability === 'fsync' || options.log.durability === 'dsync';
+    this.#deferShip = deferrer(syncsOnCommit ? 'turn' : (options.bulk?.shipAt ?? 'turn'), this.#clock);
     const replay = this.#replayLog();
     this.#appliedLsn = replay.appliedLsn;
     const config: ReplicaCoreConfig = {
@@ -824,7 +839,7 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
   #scheduleBulkFlush(): void {
     if (this.#bulkFlushScheduled) return;
     this.#bulkFlushScheduled = true;
-    queueMicrotask(() => {
+    this.#deferShip(() => {
       this.#bulkFlushScheduled = false;
       if (this.#closed) return;
       this.#background(() => {

@@ -9,7 +9,7 @@
  * flush starts rides on it, and commits that arrive while it runs are covered by the next one. With
  * `dsync` the write itself is the flush.
  */
-import { type Clock, systemClock, type TimerHandle } from '../clock.js';
+import { type Clock, deferrer, systemClock, type TimerHandle } from '../clock.js';
 import {
   InvalidLsnError,
   InvalidStateError,
@@ -197,6 +197,9 @@ export class WriteAheadLog implements AsyncDisposable {
   readonly #mode: DurabilityModeName;
   readonly #delayedFlushMs: number;
   readonly #clock: Clock;
+  /** Schedules a group commit's flush: a microtask, or `Clock.afterIo` (option `groupCommit`). */
+  readonly #deferFlush: (flush: () => void) => void;
+  readonly #runFlushLoop = (): void => void this.#flushLoop();
   readonly #maxRecordBytes: number;
   readonly #segments: Segment[];
 
@@ -242,6 +245,7 @@ export class WriteAheadLog implements AsyncDisposable {
     // Half the bound: the timer may fire late under load and the flush itself takes time.
     this.#delayedFlushMs = typeof delayed === 'object' ? Math.max(1, Math.floor(delayed.maxDelayMs / 2)) : 0;
     this.#clock = options.clock ?? systemClock;
+    this.#deferFlush = deferrer(this.#options.groupCommit, this.#clock);
     this.#maxRecordBytes = options.maxPayloadBytes + RECORD_HEADER_BYTES;
     const recovered = recoverLog(storage, options, this.#mode === 'dsync');
     this.recovery = recovered.report;
@@ -958,7 +962,7 @@ export class WriteAheadLog implements AsyncDisposable {
     }
     if (this.#flushState === 'scheduled') return;
     this.#flushState = 'scheduled';
-    queueMicrotask(() => void this.#flushLoop());
+    this.#deferFlush(this.#runFlushLoop);
   }
 
   async #flushLoop(): Promise<void> {

@@ -70,6 +70,7 @@ const optionsSchema = z
     bufferBytes: z.number().int().min(4096).max(MAX_SEGMENT_BYTES).default(DEFAULT_BUFFER_BYTES),
     recovery: z.enum(['strict', 'repair']).default('strict'),
     syncIo: z.enum(['blocking', 'threadpool']).default('blocking'),
+    groupCommit: z.enum(['turn', 'iteration']).default('turn'),
     create: z.boolean().default(true),
     storage: z.custom<LogStorage>((value) => typeof value === 'object' && value !== null).optional(),
     clock: z.custom<Clock>((value) => typeof value === 'object' && value !== null).optional(),
@@ -119,6 +120,14 @@ export interface LogOptions {
   recovery?: 'strict' | 'repair';
   /** How file syncs run (see `SyncIo`). Ignored with a custom `storage`. Default `blocking`. */
   syncIo?: SyncIo;
+  /**
+   * How far a group commit gathers before its flush starts. `'turn'` (default): the commits made
+   * before the end of the current microtasks. `'iteration'`: the commits made by every I/O callback
+   * of the current event-loop iteration (`Clock.afterIo`) — a server whose requests arrive on
+   * different connections gets one sync per iteration, not one per request. Falls back to `'turn'`
+   * when the clock has no `afterIo`.
+   */
+  groupCommit?: 'turn' | 'iteration';
   /** Create the log if the directory holds none. Default true. */
   create?: boolean;
   /** Storage other than files in `dir` (e.g. `MemoryStorage`). */

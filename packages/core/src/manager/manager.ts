@@ -298,6 +298,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       durability: resolved.durability as never,
       clusterId: resolved.clusterId,
       clock,
+      groupCommit: resolved.batching,
     });
     let election: StoredElectionState | undefined;
     try {
@@ -354,7 +355,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       bulk:
         replication === 'sync'
-          ? { enabled: true, shipOnCommit: true }
+          ? { enabled: true, shipOnCommit: true, shipAt: options.batching }
           : {
               enabled: true,
               shipOnCommit: false,

@@ -72,6 +72,15 @@ const schema = z
     minAckLevel: z.enum(['received', 'written', 'flushed']).default('received'),
     twoSiteStrict: z.boolean().default(true),
     replication: replication.default('sync'),
+    /**
+     * How far commits gather before their batch leaves for the clients (synchronous replication) and
+     * before their group fsync starts. `'iteration'` (default): every commit made by the I/O callbacks
+     * of one event-loop iteration, so an HTTP server's requests read from different connections share
+     * one frame per client and one sync; `'turn'`: the commits made before the end of the current
+     * microtasks. Under durability `fsync`/`dsync` the batch still leaves at the end of its turn, ahead
+     * of the master's own sync, so that the clients' syncs overlap it.
+     */
+    batching: z.enum(['turn', 'iteration']).default('iteration'),
     heartbeatIntervalMs: z.number().int().min(10).max(60_000).default(500),
     /** A client that hears nothing from its master this long reports HOLDELECTION. */
     masterTimeoutMs: z.number().int().min(50).max(600_000).default(3000),

@@ -189,3 +189,67 @@ describe('BaseReplica: what a commit says about its ship', () => {
     expect(receipt.localFlushForced).toBe(false);
   });
 });
+
+describe('BaseReplica: when a batch leaves (bulk.shipAt)', () => {
+  /** A master in sync with `c`; counts the log frames sent to it and the syncs done before each. */
+  async function shippingMaster(durability: 'none' | 'fsync', shipAt: 'turn' | 'iteration') {
+    const storage = new MemoryStorage('m');
+    const log = await openLog(storage, { durability, groupCommit: 'iteration' });
+    const frames: { syncsBefore: number }[] = [];
+    let counting = false;
+    const send: SendFunction = (bytes) => {
+      if (counting && bytes[3] === 1) frames.push({ syncsBefore: storage.syncCount });
+      return true;
+    };
+    const master = BaseReplica.open({
+      siteId: 'm',
+      peers: ['c'],
+      log,
+      stateMachine: new Recorder(),
+      send,
+      bulk: { enabled: true, shipAt },
+    });
+    replicas.push(master);
+    await master.becomeMaster(1);
+    await master.peerUp('c');
+    await master.processMessage(syncRequestAt(master.log.nextLsn), 'c');
+    counting = true;
+    return { master, frames, storage };
+  }
+
+  /** One commit in each of `count` separate callbacks of one check phase (as a server's requests). */
+  function commitsInSeparateCallbacks(master: BaseReplica, count: number) {
+    return Promise.all(
+      Array.from(
+        { length: count },
+        (_, index) =>
+          new Promise<unknown>((resolve, reject) => {
+            setImmediate(() => master.commit([text(String.fromCharCode(97 + index))]).then(resolve, reject));
+          }),
+      ),
+    );
+  }
+
+  it("'iteration': commits from 3 callbacks of one iteration leave in one frame", async () => {
+    const { master, frames } = await shippingMaster('none', 'iteration');
+    await commitsInSeparateCallbacks(master, 3);
+    expect(frames.length).toBe(1);
+  });
+
+  it("'turn': the same commits leave in a frame each", async () => {
+    const { master, frames } = await shippingMaster('none', 'turn');
+    await commitsInSeparateCallbacks(master, 3);
+    expect(frames.length).toBe(3);
+  });
+
+  it("under fsync a batch leaves at the end of its turn, before the log's sync starts", async () => {
+    const { master, frames, storage } = await shippingMaster('fsync', 'iteration');
+    await new Promise((resolve) => setImmediate(resolve)); // the setup's own flush
+    const syncsBefore = storage.syncCount;
+    const receipts = await commitsInSeparateCallbacks(master, 3);
+    expect(receipts.length).toBe(3);
+    expect(frames.length).toBe(3); // one per turn: not held for the iteration
+    for (const frame of frames) expect(frame.syncsBefore).toBe(syncsBefore); // all left before the sync
+    expect(storage.syncCount - syncsBefore).toBe(1); // and the three commits shared it
+  });
+});

@@ -127,3 +127,73 @@ describe('group commit (fsync mode)', () => {
     });
   }
 });
+
+describe('group commit gathered per event-loop iteration (groupCommit)', () => {
+  /** Commits one record in each of `count` separate macrotasks of one check phase. */
+  function commitsInSeparateCallbacks(log: WriteAheadLog, count: number): Promise<CommitResult[]> {
+    return Promise.all(
+      Array.from(
+        { length: count },
+        (_, index) =>
+          new Promise<CommitResult>((resolve, reject) => {
+            setImmediate(() => commitTexts(log, [`cb${index}`]).then(resolve, reject));
+          }),
+      ),
+    );
+  }
+
+  for (const [groupCommit, syncs] of [
+    ['iteration', 1],
+    ['turn', 4],
+  ] as const) {
+    it(`commits from 4 callbacks of one iteration take ${syncs} sync(s) with groupCommit '${groupCommit}'`, async () => {
+      const storage = new MemoryStorage();
+      const log = await openLog(storage, { durability: 'fsync', groupCommit });
+      const syncsBefore = storage.syncCount;
+      const results = await commitsInSeparateCallbacks(log, 4);
+      expect(results.every((result) => result.level === 'flushed')).toBe(true);
+      expect(storage.syncCount - syncsBefore).toBe(syncs);
+      expect(log.stats().fsyncs).toBe(syncs);
+      expect(log.durableLsn).toBe(log.nextLsn);
+      await log.close();
+    });
+  }
+
+  it("falls back to a microtask on a clock without afterIo (the simulator's)", async () => {
+    const storage = new MemoryStorage();
+    const clock = { now: () => 0, setTimeout: () => ({}), clearTimeout: () => {} };
+    const log = await openLog(storage, { durability: 'fsync', groupCommit: 'iteration', clock });
+    const results = await commitsInSeparateCallbacks(log, 3);
+    expect(results.every((result) => result.level === 'flushed')).toBe(true);
+    expect(log.stats().fsyncs).toBe(3);
+    await log.close();
+  });
+
+  it('runs the flush where the clock says, and a commit waits for it', async () => {
+    const storage = new MemoryStorage();
+    const deferred: (() => void)[] = [];
+    const clock = {
+      now: () => 0,
+      setTimeout: () => ({}),
+      clearTimeout: () => {},
+      afterIo: (callback: () => void) => void deferred.push(callback),
+    };
+    const log = await openLog(storage, { durability: 'fsync', groupCommit: 'iteration', clock });
+    let settled = false;
+    const first = commitTexts(log, ['a']).then((result) => {
+      settled = true;
+      return result;
+    });
+    await tick();
+    const second = commitTexts(log, ['b']);
+    await tick();
+    expect(settled).toBe(false);
+    expect(deferred.length).toBe(1); // one flush scheduled for both
+    deferred.shift()!();
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.level).toBe('flushed');
+    expect(b.level).toBe('flushed');
+    expect(log.stats().fsyncs).toBe(1);
+    await log.close();
+  });
+});

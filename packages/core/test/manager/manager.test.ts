@@ -401,12 +401,14 @@ describe('configuration', () => {
       stateMachine: new KvStateMachine(),
       ackPolicy: 'most' as never,
       ackTimeoutMs: -1,
+      batching: 'always' as never,
     }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
     expect(message).toMatch(/ackPolicy/);
     expect(message).toMatch(/ackTimeoutMs/);
-    expect((error as ConfigError).issues.length).toBeGreaterThanOrEqual(2);
+    expect(message).toMatch(/batching/);
+    expect((error as ConfigError).issues.length).toBeGreaterThanOrEqual(3);
 
     const crossField = await createReplicationManager({
       siteId: 'a',
