@@ -2,12 +2,15 @@
  * This machine's limits, measured in the same run as the cluster cells and interleaved with them: the
  * disk loops of bench/log (a bare fdatasync loop; 64 writes then one fdatasync) in the directory that
  * holds the sites' data, and the bare echoes of bench/transport (a `node:net` socket and a `ws` socket
- * to an echo server in a process of its own; concurrency 1 is a round trip, 64 is pipelined).
+ * to an echo server in a process of its own; concurrency 1 is a round trip, 64 is pipelined), and
+ * `fdatasync3`: three processes in the bare fdatasync loop at once, as the three sites of a cell share
+ * this machine's one disk (every site syncs every commit under durability fsync).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureLimit } from '../log/limits.js';
+import type { SyncWorkerMessage, SyncWorkerOrder } from '../log/sync-worker.js';
 import { runOnce } from '../transport/drive.js';
 import type { ServerMessage } from '../transport/echo-server.js';
 import type { EchoLink } from '../transport/link.js';
@@ -17,6 +20,7 @@ import { trackChild } from './driver.js';
 
 export type LimitName =
   | 'fdatasync'
+  | 'fdatasync3'
   | 'groupCommit64'
   | 'tcpRoundTrip'
   | 'tcpPipelined64'
@@ -92,4 +96,39 @@ export function diskLimit(dir: string, name: 'fdatasync' | 'groupCommit64', seco
   const opsPerSec = measureLimit(dir, name === 'fdatasync' ? 'fdatasyncLoop' : 'groupCommitLoop64', seconds);
   const meanMs = name === 'fdatasync' ? 1000 / opsPerSec : (64 * 1000) / opsPerSec;
   return { opsPerSec, p50Ms: meanMs, p99Ms: Number.NaN };
+}
+
+/** Processes in the `fdatasync3` limit: the sites of a 3-site cell, each syncing its own log. */
+export const CONCURRENT_SYNC_PROCESSES = 3;
+
+/**
+ * `fdatasync3`: CONCURRENT_SYNC_PROCESSES processes run the bare fdatasync loop at the same time, each
+ * on a file of its own in `dir`; ops/s is their mean, p50 the mean time of one sync while the others
+ * sync too. On one disk the syncs partly serialize, which the single loop does not show.
+ */
+export async function concurrentSyncLimit(dir: string, seconds: number): Promise<LimitRun> {
+  const workers = Array.from({ length: CONCURRENT_SYNC_PROCESSES }, () => {
+    const child = fork(path.join(here, '..', 'log', 'sync-worker.ts'), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    trackChild(child);
+    return child;
+  });
+  const nextMessage = (child: ChildProcess) =>
+    new Promise<SyncWorkerMessage>((resolve, reject) => {
+      child.once('message', (message) => resolve(message as SyncWorkerMessage));
+      child.once('exit', (code) => reject(new Error(`a sync worker exited (${code}) before it answered`)));
+    });
+  await Promise.all(workers.map(nextMessage)); // every worker ready: the loops start together
+  const results = workers.map(nextMessage);
+  workers.forEach((child, index) => {
+    const order: SyncWorkerOrder = { dir, tag: `-worker${index}`, seconds };
+    child.send(order);
+  });
+  const rates = (await Promise.all(results)).map((message) => {
+    if (typeof message === 'object' && 'opsPerSec' in message) return message.opsPerSec;
+    throw new Error(`a sync worker failed: ${typeof message === 'object' ? message.failed : message}`);
+  });
+  const opsPerSec = rates.reduce((sum, rate) => sum + rate, 0) / rates.length;
+  return { opsPerSec, p50Ms: 1000 / opsPerSec, p99Ms: Number.NaN };
 }

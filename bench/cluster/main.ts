@@ -8,7 +8,7 @@
  * 2. scaling: TCP, quorum, none/none, c=64: record size 128 B → 64 KiB; sites 2 → 6.
  * 3. http: 3 `kv node` sites (compiled, like the packages) under an undici client, ack=quorum, c=1 and 64, and the same client
  *    against a trivial node:http server.
- * The limits (fdatasync loop, 64-writer group commit, bare TCP and ws echoes) run in every round of
+ * The limits (fdatasync loop, three concurrent ones, 64-writer group commit, bare TCP and ws echoes) run in every round of
  * every phase, interleaved with the cells. Every child process is killed on the way out, failure or not.
  */
 import { spawnSync } from 'node:child_process';
@@ -26,7 +26,7 @@ import {
   useBundledSite,
 } from './driver.js';
 import { KvCluster, kvUnavailable, runHttp, TrivialServer } from './http.js';
-import { diskLimit, EchoLimits, type LimitRun } from './limits.js';
+import { concurrentSyncLimit, diskLimit, EchoLimits, type LimitRun } from './limits.js';
 import type { BenchPolicy, Durability, TransportKind } from './protocol.js';
 import {
   type CellRun,
@@ -111,6 +111,7 @@ function limitTasks(measurements: Measurements, args: BenchArgs, echo: EchoLimit
     });
   add('fdatasync', () => diskLimit(dir, 'fdatasync', args.limitSeconds));
   add('groupCommit64', () => diskLimit(dir, 'groupCommit64', args.limitSeconds));
+  add('fdatasync3', () => concurrentSyncLimit(dir, args.limitSeconds));
   for (const family of ['tcp', 'ws'] as const) {
     add(networkLimitName(family, 1, 128), () => echo.run(family, 1, args.limitSeconds));
     add(networkLimitName(family, 64, 128), () => echo.run(family, 64, args.limitSeconds));

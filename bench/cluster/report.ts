@@ -142,9 +142,11 @@ export function networkLimitName(transport: TransportKind, concurrency: number, 
  * - policy none, durability none: nothing is waited for; at concurrency 64 the shipping is bounded by the
  *   pipelined echo, at 1 by nothing measured here (no ratio).
  * - an ack policy, durability none: the echo (round trip at 1, pipelined at 64).
- * - policy none, durability fsync: the master's own flush (fdatasync loop at 1, 64-writer group commit at 64).
- * - an ack policy, durability fsync: at 1 a round trip plus a client's fdatasync (the master's flush runs
- *   alongside); at 64 the slower of the group-commit loop and the pipelined echo.
+ * - policy none, durability fsync: the master's own flush (at 1 one fdatasync while the two clients sync
+ *   too — the fdatasync3 loop, as all three sites share the disk; 64-writer group commit at 64).
+ * - an ack policy, durability fsync: at 1 a round trip plus a client's fdatasync made while the other
+ *   sites sync (fdatasync3; the master's flush runs alongside); at 64 the slower of the group-commit loop
+ *   and the pipelined echo. Results without fdatasync3 (older runs) use the single fdatasync loop.
  * - HTTP: the same client against the trivial server, same concurrency.
  */
 export function relevantLimit(
@@ -161,11 +163,11 @@ export function relevantLimit(
     if (spec.policy === 'none' && spec.concurrency === 1) return null;
     return network;
   }
-  const disk = named(spec.concurrency === 1 ? 'fdatasync' : 'groupCommit64');
+  const disk = spec.concurrency === 1 ? (named('fdatasync3') ?? named('fdatasync')) : named('groupCommit64');
   if (spec.policy === 'none' || disk === null || network === null) return disk;
   if (spec.concurrency === 1) {
     return {
-      name: `${network.name} + fdatasync`,
+      name: `${network.name} + ${disk.name}`,
       opsPerSec: 1000 / (1000 / network.opsPerSec + 1000 / disk.opsPerSec),
       p50Ms: network.p50Ms + disk.p50Ms,
     };
@@ -433,6 +435,8 @@ function httpTable(rows: readonly Row[], limits: Readonly<Record<string, LimitSu
 const LIMIT_DESCRIPTIONS: Readonly<Record<string, string>> = {
   fdatasync: 'bare loop: writeSync 128 B + fdatasyncSync (bench/log), p50 = its mean',
   groupCommit64: 'bare loop: 64 × writeSync 128 B + one fdatasyncSync, 64 ops per sync (bench/log)',
+  fdatasync3:
+    'three processes in the bare fdatasync loop at once, a file each (the three sites of a cell on one disk); ops/s per process, p50 = its mean',
   tcpRoundTrip: 'bare node:net echo, 128 B, one at a time (bench/transport)',
   tcpPipelined64: 'bare node:net echo, 128 B, 64 outstanding',
   wsRoundTrip: 'bare ws echo, 128 B, one at a time',
@@ -540,7 +544,7 @@ export function markdown(results: Results, findings?: string): string {
     '',
     limitsTable(results.limits),
     '',
-    "The **relevant limit** of a row: with an ack policy and durability none, the echo (a round trip at concurrency 1, pipelined at 64; for the record-size rows, pipelined frames of that size); with policy `none` and durability fsync, the master's own flush (the fdatasync loop at 1, the 64-writer group commit at 64); with an ack policy and fsync, at concurrency 1 a round trip plus one fdatasync (the client's; the master's runs alongside), at 64 the slower of the group-commit loop and the pipelined echo; with policy `none` and durability none nothing is waited for (at 64 the pipelined echo bounds the shipping; at 1 no ratio). HTTP rows: the same client against the trivial server.",
+    "The **relevant limit** of a row: with an ack policy and durability none, the echo (a round trip at concurrency 1, pipelined at 64; for the record-size rows, pipelined frames of that size); with policy `none` and durability fsync, the master's own flush (at 1 one fdatasync made while the clients sync too, `fdatasync3`: the three sites share this machine's disk; the 64-writer group commit at 64); with an ack policy and fsync, at concurrency 1 a round trip plus one such fdatasync (the client's; the master's runs alongside), at 64 the slower of the group-commit loop and the pipelined echo; with policy `none` and durability none nothing is waited for (at 64 the pipelined echo bounds the shipping; at 1 no ratio). HTTP rows: the same client against the trivial server.",
     '',
     '## Targets',
     '',

@@ -92,9 +92,9 @@ const LOOPS: Readonly<Record<keyof LimitSample, (fd: number, ms: number) => numb
   writeLoop,
 };
 
-/** One limit, `seconds` long, after a short warm-up. */
-export function measureLimit(dir: string, name: keyof LimitSample, seconds: number): number {
-  return measure(dir, `limit-${name}`, LOOPS[name], seconds * 1000);
+/** One limit, `seconds` long, after a short warm-up; `tag` keeps concurrent loops' files apart. */
+export function measureLimit(dir: string, name: keyof LimitSample, seconds: number, tag = ''): number {
+  return measure(dir, `limit-${name}${tag}`, LOOPS[name], seconds * 1000);
 }
 
 /** One sample of each limit, `seconds` each. */
