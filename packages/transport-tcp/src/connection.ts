@@ -121,8 +121,9 @@ export class Connection implements Link {
    * syscall per frame (`pnpm bench:transport`), and so do commits made by separate I/O callbacks of one
    * iteration — e.g. one per HTTP request in examples/kv-cluster (`pnpm bench`, HTTP). The first frame
    * is not held back: the code that sent it may block the event loop before the iteration ends (the
-   * log's fdatasync runs in a microtask right after a commit is shipped), and a lone frame — a commit at
-   * concurrency 1, an ack — would wait for it; sent now, the peer's work overlaps ours.
+   * log's fdatasync runs right after a commit is shipped: in a microtask, or at the end of the iteration
+   * under the manager's `batching: 'iteration'`), and a lone frame — a commit at concurrency 1, an ack —
+   * would wait for it; sent now, the peer's work overlaps ours.
    */
   #corkUntilImmediate(): void {
     this.#corked = true;
