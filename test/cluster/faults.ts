@@ -37,9 +37,9 @@ export const FAULT_KINDS = [
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
- * Not in a run unless asked for (`--faults wipe-lagging`): with 5 sites it aims at a gap the election
- * package documents as not fixed yet (a wiped site votes again once it has re-synced part of its log),
- * so a 5-site run with it is expected to lose acknowledged writes until that is fixed.
+ * Not in a run unless asked for (`--faults wipe-lagging`): with 5 sites it checks that wiped holders
+ * re-synced in part do not vote (they wait to catch up to their master's log end: the election README),
+ * and each one stops writes until the killed master is back, which would crowd out the other faults.
  */
 export const OPT_IN_FAULTS: readonly FaultKind[] = ['wipe-lagging'];
 export const DEFAULT_FAULTS: readonly FaultKind[] = FAULT_KINDS.filter(
@@ -275,8 +275,8 @@ export class FaultRunner {
    * catch-up throttled, and the master is killed as soon as each wiped holder has some records (or after
    * 10 s without). `wipe-holder` wipes one holder: with 3 sites the wiped site must refuse to vote (the
    * lagging site lacks acknowledged writes: no master until the old one returns); with 5 the remaining
-   * holder must win. `wipe-lagging` wipes every holder: with 5 sites a partly re-synced holder that votes
-   * elects a lagging site without writes it acknowledged before the wipe (the documented gap).
+   * holder must win. `wipe-lagging` wipes every holder: with 5 sites a partly re-synced holder that voted
+   * would elect a lagging site without writes it acknowledged before the wipe; it must refuse instead.
    */
   async #wipeHolders(all: boolean): Promise<void> {
     const kind = all ? 'wipe-lagging' : 'wipe-holder';

@@ -109,11 +109,19 @@ export class ElectionCore {
    * is also empty it votes only in a brand-new group (everyone present and empty). Its first vote (or
    * win) ends it. Learned generations are persisted with `unrecorded: true` while it lasts, so a wiped
    * site that learned a generation and crashed before re-syncing is still unrecorded after the restart
-   * (a stored generation alone would make it look recorded and let it vote with an empty log). Known
-   * gap: once a wiped site has re-synced part of its log it votes again, before it holds everything it
-   * once acknowledged (closing it needs the master's perm LSN, which heartbeats carry, in the election).
+   * (a stored generation alone would make it look recorded and let it vote with an empty log). With
+   * records in its log it still does not vote until it has caught up (`#catchUpLsn`): a log re-synced
+   * only in part may lack commits it acknowledged before it was wiped.
    */
   #unrecorded = false;
+  /**
+   * An unrecorded site's catch-up target: the end of its master's log in the first ping it heard from
+   * that master. Every commit this site acknowledged before it was wiped, if the group acknowledged it,
+   * is in the log of every master elected since, so below that end. Once this site's log reaches it,
+   * the site is recorded (stored at once) and votes again. Reset when the master changes: a new master
+   * may have rolled back records past which the old end lay.
+   */
+  #catchUpLsn: number | undefined;
 
   // Client side: when the master was last heard, and when this site suspects it (randomised).
   #lastHeardFromMaster = 0;
@@ -253,6 +261,7 @@ export class ElectionCore {
     const previousMaster = this.#master;
     this.#role = role;
     this.#master = master;
+    if (master !== previousMaster) this.#catchUpLsn = undefined;
     if (master !== undefined) {
       this.#hadMaster = true;
       this.#released = false;
@@ -390,7 +399,16 @@ export class ElectionCore {
     const config = this.#config;
     if (this.#now >= this.#nextPingAt) {
       this.#nextPingAt = this.#now + config.pingIntervalMs;
-      this.#send('broadcast', this.#control('ping', { time: Math.floor(this.#now) }));
+      // With the end of this master's log: an unrecorded (wiped) client catches up to it before it votes.
+      const log = this.#logInfo();
+      this.#send(
+        'broadcast',
+        this.#control('ping', {
+          time: Math.floor(this.#now),
+          dataGeneration: log.dataGeneration,
+          lastLsn: log.lastLsn,
+        }),
+      );
     }
     if (!config.checkQuorum || !this.#othersCanElect) return;
     if (this.#now - this.#masterSince < config.electionTimeoutMs) return;
@@ -631,6 +649,7 @@ export class ElectionCore {
   #decide(everyone: boolean): void {
     this.#phase = 'voted';
     const mine = this.#logInfo();
+    this.#recordIfCaughtUp();
     if (this.#unrecorded && isEmptyLog(mine)) {
       // No election record and an empty log: maybe wiped (see #unrecorded). It votes only when the
       // whole group is present and every log is empty (a new group).
@@ -639,6 +658,13 @@ export class ElectionCore {
         this.#refuse('emptyLog');
         return;
       }
+    } else if (this.#unrecorded && !everyone) {
+      // Records in its log, but maybe re-synced only in part (or no master heard since it started: no
+      // target known). With every voter present the best log of all wins whatever this site holds, so
+      // it may vote then (a group that ran without elections and turns them on starts this way);
+      // otherwise a missing site may be the one that held what this log lacks.
+      this.#refuse('notCaughtUp');
+      return;
     }
     const check = !this.#config.mutations?.electWithoutUpToDateCheck;
     const candidates = [...this.#vote1s.values()]
@@ -764,6 +790,10 @@ export class ElectionCore {
         if (this.#role === 'client' && from === this.#master && message.generation === this.#generation) {
           this.#heardFromMaster();
           this.#send(from, this.#control('pong', { time: message.time }));
+          if (this.#unrecorded) {
+            this.#catchUpLsn ??= message.lastLsn;
+            this.#recordIfCaughtUp();
+          }
         }
         return;
       case 'pong':
@@ -861,6 +891,24 @@ export class ElectionCore {
       votedFor: this.#votedFor,
       generation: this.#generation,
       unrecorded: this.#unrecorded,
+    });
+  }
+
+  /**
+   * An unrecorded site whose log reached its catch-up target holds everything it may once have
+   * acknowledged: it is recorded from now on, on disk at once (a restart must not make it wait for a
+   * master again). Once per wipe, never on the commit path.
+   */
+  #recordIfCaughtUp(): void {
+    if (!this.#unrecorded || this.#catchUpLsn === undefined) return;
+    if (this.#logInfo().lastLsn < this.#catchUpLsn) return;
+    this.#unrecorded = false;
+    this.#catchUpLsn = undefined;
+    this.#persist({
+      electionGeneration: this.#egen,
+      votedFor: this.#votedFor,
+      generation: this.#generation,
+      unrecorded: false,
     });
   }
 

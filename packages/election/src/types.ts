@@ -198,5 +198,7 @@ export type Refusal =
   | 'notUpToDate'
   | 'notElectable'
   | 'emptyLog'
+  /** An unrecorded (new or wiped) site whose log has not yet reached its master's log end. */
+  | 'notCaughtUp'
   | 'staleGeneration'
   | 'alreadyVoted';

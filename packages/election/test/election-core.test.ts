@@ -453,8 +453,8 @@ describe('learned generations are durable (P4 across restarts)', () => {
         electionGeneration: 10,
         kind: 'ping',
         granted: false,
-        dataGeneration: 0,
-        lastLsn: 0,
+        dataGeneration: 10,
+        lastLsn: 500, // the master's log end: this empty log has not caught up, so nothing is recorded
         time: 6,
         site: '',
       },
@@ -539,6 +539,52 @@ describe('learned generations are durable (P4 across restarts)', () => {
     expect(b.stats().lastRefusal).toBe('emptyLog');
     expect(world.persists.filter((p) => p.site === 'b' && p.state.votedFor !== undefined)).toEqual([]);
     world.start('a');
+    expect(world.runUntilMaster()).toBe('a');
+  });
+
+  /** a holds the acked data and is master; b was wiped and re-syncs from a; c is behind. */
+  function wipedSiteResyncing(): World {
+    const world = new World([
+      { id: 'a', log: log(3, 500) },
+      { id: 'b', log: log(0, 0) },
+      { id: 'c', log: log(3, 100) },
+    ]);
+    expect(world.runUntilMaster()).toBe('a');
+    return world;
+  }
+
+  it('a wiped site that re-synced only part of its log does not vote: the behind site cannot win with it', () => {
+    const world = wipedSiteResyncing();
+    world.logs.set('b', log(3, 200)); // part of a's log, not the end a's pings announce (500)
+    world.run(1_000);
+    expect(world.persisted.get('b')?.unrecorded).toBe(true);
+    world.crash('a');
+    world.run(15_000);
+    expect(world.masters.map((m) => m.site)).toEqual(['a']);
+    expect(world.cores.get('b')!.stats().lastRefusal).toBe('notCaughtUp');
+    world.start('a');
+    expect(world.runUntilMaster()).toBe('a');
+  });
+
+  it('once caught up to the end of its master’s log it is recorded on disk and votes, after a restart too', () => {
+    const world = wipedSiteResyncing();
+    world.logs.set('b', log(3, 500));
+    world.run(1_000);
+    expect(world.persisted.get('b')).toMatchObject({ unrecorded: false });
+    world.crash('a');
+    world.crash('b');
+    world.start('b'); // no master to learn a target from: the stored record alone lets it vote
+    world.run(15_000, () => world.currentMasters().length > 0);
+    expect(world.currentMasters()).toEqual(['b']);
+    expect(world.elected.at(-1)!.winner).toBe('b');
+  });
+
+  it('with every voter present, a site re-synced in part votes (a group turning elections on)', () => {
+    const world = new World([
+      { id: 'a', log: log(3, 500), unrecorded: true },
+      { id: 'b', log: log(3, 200), unrecorded: true },
+      { id: 'c', log: log(3, 100), unrecorded: true },
+    ]);
     expect(world.runUntilMaster()).toBe('a');
   });
 

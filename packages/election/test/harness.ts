@@ -17,6 +17,12 @@ export interface SiteSpec {
   readonly priority?: number;
   readonly view?: boolean;
   readonly log?: LogInfo;
+  /**
+   * Start with no election record although the log holds records (a site wiped and then re-synced in
+   * part, or a group that ran without elections). Default: a site with records in its log has taken
+   * part in the group's elections before (recorded); one with an empty log has not.
+   */
+  readonly unrecorded?: boolean;
 }
 
 interface Envelope {
@@ -83,6 +89,10 @@ export class World {
     };
     for (const spec of specs) {
       this.logs.set(spec.id, spec.log ?? { dataGeneration: 0, lastLsn: 0 });
+      if (spec.log !== undefined && spec.log.lastLsn > 0 && spec.unrecorded !== true) {
+        const generation = spec.log.dataGeneration;
+        this.persisted.set(spec.id, { electionGeneration: generation, votedFor: undefined, generation });
+      }
       this.start(spec.id);
     }
   }
