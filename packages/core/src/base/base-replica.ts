@@ -79,8 +79,9 @@ export interface BaseReplicaOptions {
      * (`Clock.afterIo`), so commits made in separate I/O callbacks of one iteration — HTTP requests
      * read from different connections — share one batch and one frame per client instead of one
      * each. Falls back to `'turn'` when the clock has no `afterIo` (the simulator's), and when the log
-     * syncs on commit (`fsync`, `dsync`): there the batch must leave before the log's fdatasync so
-     * that the clients' syncs overlap the master's rather than follow it.
+     * syncs on commit (`fsync`, `dsync`) but gathers its group commits per turn: the batch must leave
+     * before the log's sync starts, so that the clients' syncs overlap the master's rather than follow
+     * it. With the log's `groupCommit: 'iteration'` both wait for the iteration's end, ship first.
      */
     readonly shipAt?: DeferTo;
   };
@@ -269,9 +270,13 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     this.#send = options.send;
     this.#clock = options.clock ?? systemClock;
     this.#shipOnCommit = options.bulk?.shipOnCommit ?? true;
-    // Under fsync/dsync a batch leaves before the log's sync starts, whatever shipAt says (see there).
+    // Under fsync/dsync a batch must leave before the log's sync starts (see shipAt). Deferred to the end
+    // of the iteration it does only if the log's group commit is too: a commit schedules its ship before
+    // it asks for its flush, and the two run in that order.
     const syncsOnCommit = options.log.durability === 'fsync' || options.log.durability === 'dsync';
-    this.#deferShip = deferrer(syncsOnCommit ? 'turn' : (options.bulk?.shipAt ?? 'turn'), this.#clock);
+    const shipAt = options.bulk?.shipAt ?? 'turn';
+    const flushesLater = options.log.groupCommit === 'iteration';
+    this.#deferShip = deferrer(syncsOnCommit && !flushesLater ? 'turn' : shipAt, this.#clock);
     const replay = this.#replayLog();
     this.#appliedLsn = replay.appliedLsn;
     const config: ReplicaCoreConfig = {
@@ -412,8 +417,9 @@ export class BaseReplica extends EventEmitter<BaseReplicaEvents> {
     );
     const proposed = turn instanceof Promise ? await turn : turn;
     const mode = this.#log.durability;
+    // Through the group commit: the write and the sync are shared by every commit of the group.
     const localDurable =
-      mode === 'fsync' || mode === 'dsync' ? this.#log.logFlush({ sync: 'on' }) : undefined;
+      mode === 'fsync' || mode === 'dsync' ? this.#log.flushThrough(proposed.endLsn - 1) : undefined;
     // Awaited below, after the ship; until then a failure must not surface as an unhandled rejection.
     localDurable?.catch(() => undefined);
     // Asynchronous replication does not wait for the batch to leave: it counts as sent to nobody yet.

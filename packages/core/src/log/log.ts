@@ -266,6 +266,10 @@ export class WriteAheadLog implements AsyncDisposable {
   get durability(): DurabilityModeName {
     return this.#mode;
   }
+  /** How far a group commit gathers before its flush starts (the `groupCommit` option). */
+  get groupCommit(): 'turn' | 'iteration' {
+    return this.#options.groupCommit;
+  }
   get firstLsn(): number {
     return this.#segments[0]!.firstLsn;
   }
@@ -583,6 +587,17 @@ export class WriteAheadLog implements AsyncDisposable {
     }
     if (this.#durableLsn >= this.#nextLsn) return;
     await this.#waitFor(this.#nextLsn - 1);
+  }
+
+  /**
+   * Resolves once the record at `lsn` is durable, through the group commit: it joins the next flush
+   * (scheduled now if none is), whose one write() and sync cover everything appended before it starts.
+   * Unlike `logFlush`, which hands the buffer to the OS at once, nothing is written here: commits made
+   * one after another in a group share the write as well as the sync.
+   */
+  flushThrough(lsn: number): Promise<void> {
+    this.#assertWritable();
+    return this.#waitFor(lsn);
   }
 
   /**

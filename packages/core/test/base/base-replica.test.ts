@@ -192,9 +192,13 @@ describe('BaseReplica: what a commit says about its ship', () => {
 
 describe('BaseReplica: when a batch leaves (bulk.shipAt)', () => {
   /** A master in sync with `c`; counts the log frames sent to it and the syncs done before each. */
-  async function shippingMaster(durability: 'none' | 'fsync', shipAt: 'turn' | 'iteration') {
+  async function shippingMaster(
+    durability: 'none' | 'fsync',
+    shipAt: 'turn' | 'iteration',
+    groupCommit: 'turn' | 'iteration' = 'iteration',
+  ) {
     const storage = new MemoryStorage('m');
-    const log = await openLog(storage, { durability, groupCommit: 'iteration' });
+    const log = await openLog(storage, { durability, groupCommit });
     const frames: { syncsBefore: number }[] = [];
     let counting = false;
     const send: SendFunction = (bytes) => {
@@ -207,7 +211,8 @@ describe('BaseReplica: when a batch leaves (bulk.shipAt)', () => {
       log,
       stateMachine: new Recorder(),
       send,
-      bulk: { enabled: true, shipAt },
+      // No shipping by age (1 ms by default): a loaded machine must not split the batches counted here.
+      bulk: { enabled: true, shipAt, maxDelayMs: 60_000 },
     });
     replicas.push(master);
     await master.becomeMaster(1);
@@ -242,14 +247,29 @@ describe('BaseReplica: when a batch leaves (bulk.shipAt)', () => {
     expect(frames.length).toBe(3);
   });
 
-  it("under fsync a batch leaves at the end of its turn, before the log's sync starts", async () => {
-    const { master, frames, storage } = await shippingMaster('fsync', 'iteration');
-    await new Promise((resolve) => setImmediate(resolve)); // the setup's own flush
-    const syncsBefore = storage.syncCount;
-    const receipts = await commitsInSeparateCallbacks(master, 3);
-    expect(receipts.length).toBe(3);
-    expect(frames.length).toBe(3); // one per turn: not held for the iteration
-    for (const frame of frames) expect(frame.syncsBefore).toBe(syncsBefore); // all left before the sync
-    expect(storage.syncCount - syncsBefore).toBe(1); // and the three commits shared it
-  });
+  for (const [groupCommit, framesExpected] of [
+    ['iteration', 1],
+    ['turn', 3],
+  ] as const) {
+    it(`under fsync with the log's groupCommit '${groupCommit}': ${framesExpected} frame(s), each before the sync that covers it`, async () => {
+      const { master, frames, storage } = await shippingMaster('fsync', 'iteration', groupCommit);
+      await new Promise((resolve) => setImmediate(resolve)); // the setup's own flush
+      const syncsBefore = storage.syncCount;
+      const writesBefore = master.log.stats().writes;
+      const receipts = await commitsInSeparateCallbacks(master, 3);
+      expect(receipts.length).toBe(3);
+      // 'iteration': one batch for the iteration; 'turn': the log syncs at the end of each turn, so each
+      // commit's batch leaves at the end of its turn, ahead of that sync.
+      expect(frames.length).toBe(framesExpected);
+      // Frame i left after the syncs of the turns before it ('turn'), or before any ('iteration').
+      expect(frames.map((frame) => frame.syncsBefore)).toEqual(
+        frames.map((_, index) => syncsBefore + (groupCommit === 'turn' ? index : 0)),
+      );
+      if (groupCommit === 'iteration') {
+        // The three commits shared one write and one sync.
+        expect(storage.syncCount - syncsBefore).toBe(1);
+        expect(master.log.stats().writes - writesBefore).toBe(1);
+      }
+    });
+  }
 });

@@ -197,3 +197,24 @@ describe('group commit gathered per event-loop iteration (groupCommit)', () => {
     await log.close();
   });
 });
+
+describe('flushThrough', () => {
+  it('writes nothing itself: the group commit does one write and one sync for every record before it', async () => {
+    const storage = new MemoryStorage();
+    const log = await openLog(storage, { durability: 'fsync' });
+    const writesBefore = log.stats().writes;
+    const waits: Promise<void>[] = [];
+    for (const text of ['a', 'b', 'c']) {
+      const txn = log.begin();
+      txn.append(bytes(text));
+      waits.push(txn.commit({ sync: 'off' }).then(() => undefined));
+      waits.push(log.flushThrough(log.nextLsn - 1)); // in the same turn: one group
+    }
+    expect(log.stats().writes).toBe(writesBefore); // nothing written yet (logFlush writes at once)
+    await Promise.all(waits);
+    expect(log.stats().writes - writesBefore).toBe(1);
+    expect(log.stats().fsyncs).toBe(1);
+    expect(log.durableLsn).toBe(log.nextLsn);
+    await log.close();
+  });
+});
