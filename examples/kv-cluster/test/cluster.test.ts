@@ -1,7 +1,8 @@
 /**
  * A real three-process cluster (`kv node` × 3 over TCP, elections on) driven through its HTTP API: every
  * endpoint and status code, every kind of bad input, a paused group (no lease, outcome unknown, no
- * master), an election after SIGKILL of the master, and the killed site rejoining from its data.
+ * master), a write only the old master held rolled back when it rejoins (409 on its token), an election
+ * after SIGKILL of the master, and the killed site rejoining from its data.
  */
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
@@ -370,6 +371,51 @@ describe('failures', () => {
     }
     master = await cluster.master();
   }, 40_000);
+
+  it('a write only the old master held is rolled back when it rejoins a newer master: ?token= there answers 409 rolled_back', async () => {
+    const old = master;
+    const clients = cluster.ids.filter((id) => id !== old.id);
+    // Both clients killed (a paused one would still read the write from its socket once resumed): the
+    // write stays on the old master alone (202, flushed locally), before check-quorum steps it down.
+    for (const id of clients) cluster.sites.get(id)!.signal('SIGKILL');
+    await Promise.all(clients.map((id) => cluster.sites.get(id)!.exited));
+    const doomed = await put(old.url, 'doomed', 'only here', '?ack=all&timeoutMs=100');
+    expect(doomed.status, doomed.text).toBe(202);
+    const token = doomed.json!.token as string;
+    const before = await get(old.url, 'doomed', `?token=${token}`);
+    expect(before.status).toBe(200);
+    // The old master paused in turn, the clients back from their data: they elect one of themselves and
+    // write past that LSN.
+    cluster.sites.get(old.id)!.signal('SIGSTOP');
+    let overwrite: Answer;
+    try {
+      await Promise.all(clients.map((id) => cluster.start(id)));
+      master = await cluster.master(clients, 20_000);
+      overwrite = await waitFor(
+        async () => {
+          const answer = await put(master.url, 'after-rollback', 'new history', '?ack=quorum');
+          return answer.status === 200 ? answer : undefined;
+        },
+        'a quorum write on the new master',
+        10_000,
+      );
+    } finally {
+      cluster.sites.get(old.id)!.signal('SIGCONT');
+    }
+    // Back, the old master follows the new one: it rolls its write back and takes the new history.
+    const caughtUp = await waitFor(
+      async () => {
+        const answer = await get(old.url, 'after-rollback', `?token=${overwrite.json!.token}&timeoutMs=1000`);
+        return answer.status === 200 ? answer : undefined;
+      },
+      'the old master to apply the new master’s write',
+      20_000,
+    );
+    expect(caughtUp.text).toBe('new history');
+    expectRefusal(await get(old.url, 'doomed', `?token=${token}`), 409, 'rolled_back');
+    expect((await get(old.url, 'doomed')).status).toBe(404);
+    master = await cluster.master();
+  }, 60_000);
 
   it('SIGKILL of the master: a new master within seconds holds every acknowledged quorum write; the old one rejoins from its data', async () => {
     const written: { key: string; value: string }[] = [];
