@@ -172,11 +172,28 @@ describe('the HTTP API', () => {
     expectRefusal(await get(master.url, 'nope'), 404, 'not_found');
   });
 
-  it('forward=1 on a client: the master commits the write and the client answers with the outcome', async () => {
+  it('forward=1 on a client: the master commits the write and the client answers with its receipt', async () => {
     const { url } = client();
-    const answer = await put(url, 'forwarded', 'via a client', '?forward=1&ack=quorum');
+    const answer = await put(url, 'forwarded', 'via a client', '?forward=1&ack=quorum&timeoutMs=5000');
     expect(answer.status, answer.text).toBe(200);
-    expect(answer.json).toMatchObject({ perm: true, forwardedTo: master.id, policy: 'quorum' });
+    expect(answer.json).toMatchObject({
+      perm: true,
+      outcome: 'acknowledged',
+      reason: null,
+      needed: 0,
+      forwardedTo: master.id,
+      policy: 'quorum',
+    });
+    // The master's receipt travels back: the acks that met the quorum, by whom, at what level.
+    const ackedBy = answer.json!.ackedBy as { site: string; level: string; latencyMs: number }[];
+    expect(answer.json!.acks as number).toBeGreaterThanOrEqual(1);
+    expect(ackedBy).toHaveLength(answer.json!.acks as number);
+    for (const ack of ackedBy) {
+      expect(cluster.ids.filter((id) => id !== master.id)).toContain(ack.site);
+      expect(['received', 'written', 'flushed']).toContain(ack.level);
+      expect(ack.latencyMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(['buffered', 'written', 'flushed']).toContain(answer.json!.localLevel);
     const read = await get(master.url, 'forwarded');
     expect(read.text).toBe('via a client');
     expect(read.headers.get('x-ackord-lsn')).toBe(String(answer.json!.lsn));

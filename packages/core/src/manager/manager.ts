@@ -21,11 +21,17 @@ import { ACK_LEVEL_RANK, type AckLevel, type Role, type SiteId } from '../replic
 import type { SendOutcome, Transport } from '../transport.js';
 import { decodeFrame } from '../wire/decode.js';
 import { encodeMessage } from '../wire/encode.js';
-import type { ForwardMessage, ForwardResultMessage } from '../wire/messages.js';
+import type { ForwardedAck, ForwardMessage, ForwardResultMessage } from '../wire/messages.js';
 import { MessageType } from '../wire/messages.js';
 import { DurabilityDebt } from './debt.js';
 import { ElectionDriver } from './election-driver.js';
-import { type ManagerOptions, parseManagerOptions, type ResolvedManagerOptions } from './options.js';
+import {
+  MAX_ACK_TIMEOUT_MS,
+  MAX_GROUP_SITES,
+  type ManagerOptions,
+  parseManagerOptions,
+  type ResolvedManagerOptions,
+} from './options.js';
 import { type AckPolicy, evaluatePolicy, type GroupSite, type PolicyVerdict } from './policy.js';
 import { AckDeadlines, type Expiring, type WaitingCommit, WaitingCommits } from './waiting-commits.js';
 
@@ -81,9 +87,14 @@ export interface ManagerCommitOptions {
    * (write forwarding). Without it a client's commit throws NotMasterError.
    */
   readonly forward?: boolean;
+  /** Travels with a forwarded write. */
   readonly policy?: AckPolicy;
+  /**
+   * Travels with a forwarded write, in whole milliseconds (a fraction is rounded up); a forwarded one
+   * must be 0 to MAX_ACK_TIMEOUT_MS, or the commit throws InvalidStateError.
+   */
   readonly ackTimeoutMs?: number;
-  /** Only acks at this level or above count. */
+  /** Only acks at this level or above count. A forwarded write counts the master's own minimum. */
   readonly minAckLevel?: AckLevel;
   /** Stops waiting for acks (the commit itself is not undone: clients may hold it). */
   readonly signal?: AbortSignal;
@@ -228,6 +239,8 @@ const MET_VERDICT_CACHE_MAX_SITES = 31;
 
 /** At most this many forwarded writes wait for their master's answer at once, per client. */
 export const MAX_FORWARDS_IN_FLIGHT = 1024;
+
+const U32_MAX = 0xffff_ffff;
 
 interface PendingForward {
   readonly master: SiteId;
@@ -664,9 +677,9 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
   }
 
   /**
-   * Write forwarding, client side: the master commits the write under the policy asked for and answers
-   * with the outcome. No answer within twice the ack timeout (plus a second) reports the outcome as
-   * unknown: the write may or may not have been committed.
+   * Write forwarding, client side: the master commits the write under the policy and ack timeout asked
+   * for and answers with its receipt. No answer within twice the ack timeout (plus a second) reports the
+   * outcome as unknown: the write may or may not have been committed.
    */
   async #forward(
     master: SiteId,
@@ -676,10 +689,28 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
     if (this.#forwards.size >= MAX_FORWARDS_IN_FLIGHT) {
       throw new InvalidStateError(`${MAX_FORWARDS_IN_FLIGHT} forwarded writes already wait for an answer`);
     }
+    let ackTimeoutMs = options.ackTimeoutMs;
+    if (ackTimeoutMs !== undefined) {
+      // The wire carries whole milliseconds: a fraction waits the rest of that millisecond.
+      if (!(ackTimeoutMs >= 0 && ackTimeoutMs <= MAX_ACK_TIMEOUT_MS)) {
+        throw new InvalidStateError(
+          `ackTimeoutMs ${ackTimeoutMs} cannot be forwarded: 0 to ${MAX_ACK_TIMEOUT_MS} ms`,
+        );
+      }
+      ackTimeoutMs = Math.ceil(ackTimeoutMs);
+    }
     const startedAt = this.#clock.now();
     const requestId = this.#nextForwardId++;
-    const policy = options.policy ?? this.#options.ackPolicy;
-    const waitMs = 2 * (options.ackTimeoutMs ?? this.#options.ackTimeoutMs) + 1000;
+    // Encoded first: a value it refuses (a bad policy) rejects before anything waits for an answer.
+    const frame = encodeMessage({
+      type: 'forward',
+      generation: this.#base.generation,
+      requestId,
+      policy: options.policy,
+      ackTimeoutMs,
+      payloads,
+    });
+    const waitMs = 2 * (ackTimeoutMs ?? this.#options.ackTimeoutMs) + 1000;
     const answer = await new Promise<ForwardResultMessage | undefined>((resolve, reject) => {
       const signal = options.signal;
       const timer = this.#clock.setTimeout(() => pending.finish(undefined), waitMs, { keepAlive: true });
@@ -699,70 +730,126 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#forwards.set(requestId, pending);
-      const frame = encodeMessage({
-        type: 'forward',
-        generation: this.#base.generation,
-        requestId,
-        policy: options.policy,
-        payloads,
-      });
       if (!this.#send(frame, master)) pending.finish(undefined);
     });
     if (answer?.outcome === 'notMaster') throw new NotMasterError(this.siteId, undefined);
-    const outcome: CommitOutcome = answer === undefined ? 'unknown' : answer.outcome;
-    const known = answer !== undefined && outcome !== 'unknown';
+    const elapsedMs = this.#clock.now() - startedAt;
+    if (answer === undefined) {
+      return {
+        txnId: 0,
+        lsn: 0,
+        generation: 0,
+        policy: options.policy ?? this.#options.ackPolicy,
+        outcome: 'unknown',
+        perm: undefined,
+        reason: 'lostMastership',
+        ackedBy: [],
+        needed: 0,
+        missing: [],
+        localFlushForced: false,
+        localLevel: 'buffered', // unknown here: no answer came
+        elapsedMs,
+        token: '',
+        forwardedTo: master,
+      };
+    }
+    const outcome = answer.outcome;
     return {
       txnId: 0,
-      lsn: answer?.lsn ?? 0,
-      generation: answer?.commitGeneration ?? 0,
-      policy,
+      lsn: answer.lsn,
+      generation: answer.commitGeneration,
+      policy: answer.policy ?? options.policy ?? this.#options.ackPolicy,
       outcome,
       perm: outcome === 'unknown' ? undefined : outcome === 'acknowledged',
-      reason: known ? undefined : 'lostMastership',
-      ackedBy: [],
-      needed: 0,
-      missing: [],
-      localFlushForced: false,
-      localLevel: 'buffered', // unknown here: the master's own durability is not reported back
-      elapsedMs: this.#clock.now() - startedAt,
-      token: answer !== undefined && answer.lsn > 0 ? `${answer.commitGeneration}:${answer.lsn}` : '',
+      reason: answer.reason,
+      ackedBy: answer.ackedBy.map((ack) => ({
+        site: ack.site,
+        level: ack.level,
+        latencyMs: ack.latencyUs / 1000,
+      })),
+      needed: answer.needed,
+      missing: answer.missing,
+      localFlushForced: answer.localFlushForced,
+      localLevel: answer.localLevel,
+      elapsedMs,
+      token: `${answer.commitGeneration}:${answer.lsn}`,
       forwardedTo: master,
     };
   }
 
-  /** Write forwarding, master side: commit for the client and tell it the outcome. */
+  /** Write forwarding, master side: commit for the client and answer with the receipt. */
   async #onForwarded(from: SiteId, message: ForwardMessage | ForwardResultMessage): Promise<void> {
     if (message.type === 'forwardResult') {
       const pending = this.#forwards.get(message.requestId);
       if (pending !== undefined && pending.master === from) pending.finish(message);
       return;
     }
-    const answer = (outcome: ForwardResultMessage['outcome'], lsn: number, commitGeneration: number) =>
-      this.#send(
-        encodeMessage({
-          type: 'forwardResult',
-          generation: this.#base.generation,
-          requestId: message.requestId,
-          outcome,
-          lsn,
-          commitGeneration,
-        }),
-        from,
-      );
+    const answer = (receipt: CommitReceipt | undefined) =>
+      this.#send(encodeMessage(this.#forwardResult(message.requestId, receipt)), from);
     if (this.#base.role !== 'master') {
-      answer('notMaster', 0, 0);
+      answer(undefined);
       return;
     }
     try {
-      const receipt = await this.commit(
-        message.payloads,
-        message.policy === undefined ? {} : { policy: message.policy },
-      );
-      answer(receipt.outcome, receipt.lsn, receipt.generation);
+      const receipt = await this.commit(message.payloads, {
+        ...(message.policy === undefined ? {} : { policy: message.policy }),
+        ...(message.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: message.ackTimeoutMs }),
+      });
+      answer(receipt);
     } catch (error) {
-      if (error instanceof NotMasterError) answer('notMaster', 0, 0);
+      if (error instanceof NotMasterError) answer(undefined);
       // Otherwise (the log failed) no answer: the client reports the outcome as unknown.
     }
+  }
+
+  /**
+   * The `forwardResult` carrying `receipt` (undefined: `notMaster`). Made to encode whatever the
+   * receipt holds: only the group's sites (≤ MAX_GROUP_SITES, ids checked by the options), latencies
+   * clamped to u32 microseconds.
+   */
+  #forwardResult(requestId: number, receipt: CommitReceipt | undefined): ForwardResultMessage {
+    if (receipt === undefined) {
+      return {
+        type: 'forwardResult',
+        generation: this.#base.generation,
+        requestId,
+        outcome: 'notMaster',
+        lsn: 0,
+        commitGeneration: 0,
+        policy: undefined,
+        reason: undefined,
+        needed: 0,
+        localFlushForced: false,
+        localLevel: 'buffered',
+        ackedBy: [],
+        missing: [],
+      };
+    }
+    const ackedBy: ForwardedAck[] = [];
+    for (const ack of receipt.ackedBy) {
+      if (ackedBy.length === MAX_GROUP_SITES) break;
+      if (!this.#group.some((site) => site.id === ack.site)) continue;
+      ackedBy.push({
+        site: ack.site,
+        level: ack.level,
+        latencyUs: Math.min(U32_MAX, Math.max(0, Math.round(ack.latencyMs * 1000))),
+      });
+    }
+    return {
+      type: 'forwardResult',
+      generation: this.#base.generation,
+      requestId,
+      outcome: receipt.outcome,
+      lsn: receipt.lsn,
+      commitGeneration: receipt.generation,
+      policy: receipt.policy,
+      reason: receipt.reason,
+      needed: Math.min(receipt.needed, MAX_GROUP_SITES),
+      localFlushForced: receipt.localFlushForced,
+      localLevel: receipt.localLevel,
+      ackedBy,
+      missing: receipt.missing.slice(0, MAX_GROUP_SITES),
+    };
   }
 
   #localLevel(lsn: number): DurabilityLevel {

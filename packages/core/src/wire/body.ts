@@ -14,18 +14,30 @@
  *   vote1         generation u32 | electionGeneration u32 | dataGeneration u32 | lastLsn u64
  *                 | priority u32 | tiebreaker u32 | nsites u32 | nvotes u32              36
  *   vote2         generation u32 | electionGeneration u32 | length u8 | candidate UTF-8  9 + length
- *   forward       generation u32 | requestId u32 | policy u8 | count u32 | count × payload
- *                                                                                       13 + Σ(4 + length)
- *   forwardResult generation u32 | requestId u32 | outcome u8 | lsn u64 | commitGeneration u32   21
+ *   forward       generation u32 | requestId u32 | policy u8 | ackTimeoutMs u32 | count u32
+ *                 | count × payload                                                     17 + Σ(4 + length)
+ *   forwardResult generation u32 | requestId u32 | outcome u8 | lsn u64 | commitGeneration u32
+ *                 | policy u8 | reason u8 | needed u8 | flags u8 | localLevel u8
+ *                 | ackCount u8 | ackCount × ack | missingCount u8 | missingCount × site
+ *                                                                   28 + Σ(6 + length) + Σ(1 + length)
  *   election      generation u32 | electionGeneration u32 | kind u8 | granted u8 | dataGeneration u32
  *                 | lastLsn u64 | time u64 | length u8 | site UTF-8                      31 + length
  *
  * entry = generation u32 | lsn u64. payload = length u32 | bytes. u64 = lo u32 then hi u32, as in
- * log/record.ts. policy: 0 = the master's default, 1… = ACK_POLICIES in order. outcome: 1 acknowledged,
- * 2 permFailed, 3 unknown, 4 notMaster. kind: 1… = ELECTION_CONTROL_KINDS in order; granted: 0 or 1.
+ * log/record.ts. policy: 0 = the master's default (forward) or none (forwardResult of notMaster),
+ * 1… = ACK_POLICIES in order. ackTimeoutMs: 0xFFFFFFFF = the master's default, else at most
+ * MAX_ACK_TIMEOUT_MS (the zod pass). outcome: 1 acknowledged, 2 permFailed, 3 unknown, 4 notMaster.
+ * reason: 0 none, 1… = FORWARD_REASONS in order. needed: at most MAX_GROUP_SITES. flags: bit 0
+ * localFlushForced, the other bits 0. localLevel: 1 buffered, 2 written, 3 flushed. ack = level u8 (as
+ * in `ack`) | latencyUs u32 | length u8 | site UTF-8; site = length u8 | UTF-8; site ids 1 to
+ * MAX_SITE_ID_BYTES bytes (the zod pass); ackCount and missingCount at most MAX_GROUP_SITES. For
+ * notMaster every field after commitGeneration is 0 but localLevel, 1 (the zod pass). kind: 1… =
+ * ELECTION_CONTROL_KINDS in order; granted: 0 or 1.
  *
  * Decoding is the binary pass only: lengths, counts, enums, UTF-8. The caller then runs the zod pass.
  */
+import type { DurabilityLevel } from '../log/log.js';
+import { MAX_ACK_TIMEOUT_MS, MAX_GROUP_SITES } from '../manager/options.js';
 import { ACK_POLICIES, type AckPolicy } from '../manager/policy.js';
 import type { HistoryEntry } from '../replica/history.js';
 import type { AckLevel } from '../replica/types.js';
@@ -33,7 +45,10 @@ import {
   type DecodedMessage,
   ELECTION_CONTROL_KINDS,
   type ElectionControlKind,
+  FORWARD_REASONS,
+  type ForwardedAck,
   type ForwardOutcome,
+  type ForwardReason,
   type LogMessage,
   MAX_FORWARD_PAYLOADS,
   MAX_MESSAGE_HISTORY_ENTRIES,
@@ -58,9 +73,16 @@ const MASTER_REQUEST_BYTES = 4;
 const HEARTBEAT_BYTES = 20;
 const VOTE1_BYTES = 36;
 const VOTE2_FIXED_BYTES = 9;
-const FORWARD_FIXED_BYTES = 13;
+const FORWARD_FIXED_BYTES = 17;
 const FORWARD_PAYLOAD_LENGTH_BYTES = 4;
-const FORWARD_RESULT_BYTES = 21;
+/** ackTimeoutMs of a `forward` that leaves it to the master. */
+const FORWARD_DEFAULT_ACK_TIMEOUT = 0xffff_ffff;
+/** forwardResult up to and including ackCount. */
+const FORWARD_RESULT_FIXED_BYTES = 27;
+/** An ack of forwardResult before its site: level u8 | latencyUs u32 | length u8. */
+const FORWARD_ACK_FIXED_BYTES = 6;
+/** forwardResult's flags byte: bit 0 localFlushForced. */
+const FORWARD_RESULT_FLUSH_FORCED = 1;
 const ELECTION_FIXED_BYTES = 31;
 
 /** A lone surrogate would be written as U+FFFD and decode as another string: refuse it. */
@@ -85,6 +107,21 @@ const FORWARD_OUTCOMES: readonly (ForwardOutcome | undefined)[] = [
   'permFailed',
   'unknown',
   'notMaster',
+];
+
+const FORWARD_REASON_CODES: ReadonlyMap<ForwardReason, number> = new Map(
+  FORWARD_REASONS.map((reason, index) => [reason, index + 1]),
+);
+const DURABILITY_LEVEL_CODES: Readonly<Record<DurabilityLevel, number>> = {
+  buffered: 1,
+  written: 2,
+  flushed: 3,
+};
+const DURABILITY_LEVELS: readonly (DurabilityLevel | undefined)[] = [
+  undefined,
+  'buffered',
+  'written',
+  'flushed',
 ];
 
 const ELECTION_KIND_CODES: ReadonlyMap<ElectionControlKind, number> = new Map(
@@ -196,8 +233,19 @@ export function bodyLength(message: Message): number {
       }
       return length;
     }
-    case 'forwardResult':
-      return FORWARD_RESULT_BYTES;
+    case 'forwardResult': {
+      const { ackedBy, missing } = message;
+      if (ackedBy.length > MAX_GROUP_SITES || missing.length > MAX_GROUP_SITES) {
+        throw new RangeError(
+          `cannot encode forwardResult: ${ackedBy.length} acks and ${missing.length} missing sites (at most ${MAX_GROUP_SITES} each)`,
+        );
+      }
+      let length = FORWARD_RESULT_FIXED_BYTES + 1;
+      for (const ack of ackedBy)
+        length += FORWARD_ACK_FIXED_BYTES + siteIdBytes(message, 'ackedBy.site', ack.site, 1);
+      for (const site of missing) length += 1 + siteIdBytes(message, 'missing', site, 1);
+      return length;
+    }
     case 'election':
       return ELECTION_FIXED_BYTES + siteIdBytes(message, 'site', message.site, 0);
     default:
@@ -279,9 +327,19 @@ export function writeBody(message: Message, target: Buffer, offset: number): voi
       const policy = message.policy === undefined ? 0 : POLICY_CODES.get(message.policy);
       if (policy === undefined)
         throw new RangeError(`cannot encode forward.policy = ${String(message.policy)}`);
+      const { ackTimeoutMs } = message;
+      if (
+        ackTimeoutMs !== undefined &&
+        !(Number.isInteger(ackTimeoutMs) && ackTimeoutMs >= 0 && ackTimeoutMs <= MAX_ACK_TIMEOUT_MS)
+      ) {
+        throw new RangeError(
+          `cannot encode forward.ackTimeoutMs = ${ackTimeoutMs}: not an integer from 0 to ${MAX_ACK_TIMEOUT_MS}`,
+        );
+      }
       at = putU32(target, at, u32Of(message, 'requestId', message.requestId));
       target[at] = policy;
-      at = putU32(target, at + 1, message.payloads.length);
+      at = putU32(target, at + 1, ackTimeoutMs ?? FORWARD_DEFAULT_ACK_TIMEOUT);
+      at = putU32(target, at, message.payloads.length);
       for (const payload of message.payloads) {
         at = putU32(target, at, payload.length);
         target.set(payload, at);
@@ -294,10 +352,40 @@ export function writeBody(message: Message, target: Buffer, offset: number): voi
       if (outcome === undefined) {
         throw new RangeError(`cannot encode forwardResult.outcome = ${String(message.outcome)}`);
       }
+      const policy = message.policy === undefined ? 0 : POLICY_CODES.get(message.policy);
+      if (policy === undefined) {
+        throw new RangeError(`cannot encode forwardResult.policy = ${String(message.policy)}`);
+      }
+      const reason = message.reason === undefined ? 0 : FORWARD_REASON_CODES.get(message.reason);
+      if (reason === undefined) {
+        throw new RangeError(`cannot encode forwardResult.reason = ${String(message.reason)}`);
+      }
+      const localLevel = DURABILITY_LEVEL_CODES[message.localLevel];
+      if (localLevel === undefined) {
+        throw new RangeError(`cannot encode forwardResult.localLevel = ${String(message.localLevel)}`);
+      }
+      const { needed } = message;
+      if (!Number.isInteger(needed) || needed < 0 || needed > MAX_GROUP_SITES) {
+        throw new RangeError(`cannot encode forwardResult.needed = ${needed}: not 0 to ${MAX_GROUP_SITES}`);
+      }
       at = putU32(target, at, u32Of(message, 'requestId', message.requestId));
       target[at] = outcome;
       at = putU64(target, at + 1, u64Of(message, 'lsn', message.lsn));
-      putU32(target, at, u32Of(message, 'commitGeneration', message.commitGeneration));
+      at = putU32(target, at, u32Of(message, 'commitGeneration', message.commitGeneration));
+      target[at] = policy;
+      target[at + 1] = reason;
+      target[at + 2] = needed;
+      target[at + 3] = message.localFlushForced ? FORWARD_RESULT_FLUSH_FORCED : 0;
+      target[at + 4] = localLevel;
+      target[at + 5] = message.ackedBy.length;
+      at += 6;
+      for (const ack of message.ackedBy) at = putForwardedAck(message, target, at, ack);
+      target[at++] = message.missing.length;
+      for (const site of message.missing) {
+        const written = target.write(site, at + 1, 'utf8');
+        target[at] = written;
+        at += 1 + written;
+      }
       return;
     }
     case 'election': {
@@ -315,6 +403,17 @@ export function writeBody(message: Message, target: Buffer, offset: number): voi
     default:
       assertNever(message);
   }
+}
+
+function putForwardedAck(message: Message, target: Buffer, offset: number, ack: ForwardedAck): number {
+  const level = ACK_LEVEL_CODES[ack.level];
+  if (level === undefined)
+    throw new RangeError(`cannot encode forwardResult.ackedBy.level = ${String(ack.level)}`);
+  target[offset] = level;
+  const at = putU32(target, offset + 1, u32Of(message, 'ackedBy.latencyUs', ack.latencyUs));
+  const written = target.write(ack.site, at + 1, 'utf8');
+  target[at] = written;
+  return at + 1 + written;
 }
 
 // ── decoding (binary pass) ──────────────────────────────────────────────────────────────────────────
@@ -511,17 +610,7 @@ export function readBody(
     case 'election':
       return readElection(body, generation);
     case 'forwardResult':
-      return (
-        exactLength(type, body, FORWARD_RESULT_BYTES) ?? {
-          type,
-          generation,
-          requestId: body.readUInt32LE(4),
-          // An unknown outcome byte stays undefined here and fails the zod pass with a readable issue.
-          outcome: FORWARD_OUTCOMES[body[8]!] as ForwardOutcome,
-          lsn: u64At(body, 9),
-          commitGeneration: body.readUInt32LE(17),
-        }
-      );
+      return readForwardResult(body, generation);
     default:
       return assertNever(type);
   }
@@ -535,7 +624,8 @@ function readForward(
   const fixed = atLeast('forward', body, FORWARD_FIXED_BYTES);
   if (fixed !== undefined) return fixed;
   const policyCode = body[8]!;
-  const count = body.readUInt32LE(9);
+  const ackTimeoutMs = body.readUInt32LE(9);
+  const count = body.readUInt32LE(13);
   if (count > MAX_FORWARD_PAYLOADS) {
     return new ProtocolError('invalid-field', `forward: ${count} payloads, at most ${MAX_FORWARD_PAYLOADS}`);
   }
@@ -576,11 +666,120 @@ function readForward(
     generation,
     requestId: body.readUInt32LE(4),
     // 0: the master's default. An unknown code stays a number here and fails the zod pass readably.
-    policy: (policyCode === 0 ? undefined : (ACK_POLICIES[policyCode - 1] ?? policyCode)) as
-      | AckPolicy
-      | undefined,
+    policy: policyFromCode(policyCode),
+    // Above MAX_ACK_TIMEOUT_MS (but the default's code) fails the zod pass.
+    ackTimeoutMs: ackTimeoutMs === FORWARD_DEFAULT_ACK_TIMEOUT ? undefined : ackTimeoutMs,
     payloads,
   };
+}
+
+/** 0: none. An unknown code stays a number here and fails the zod pass readably. */
+function policyFromCode(code: number): AckPolicy | undefined {
+  return (code === 0 ? undefined : (ACK_POLICIES[code - 1] ?? code)) as AckPolicy | undefined;
+}
+
+function readForwardResult(body: Buffer, generation: number): UncheckedBody | ProtocolError {
+  const type = 'forwardResult';
+  const fixed = atLeast(type, body, FORWARD_RESULT_FIXED_BYTES + 1);
+  if (fixed !== undefined) return fixed;
+  const flags = body[24]!;
+  if ((flags & ~FORWARD_RESULT_FLUSH_FORCED) !== 0) {
+    return new ProtocolError(
+      'invalid-field',
+      `forwardResult: flags byte 0x${flags.toString(16).padStart(2, '0')}, only bit 0 (localFlushForced) is defined`,
+    );
+  }
+  const ackCount = body[26]!;
+  if (ackCount > MAX_GROUP_SITES) {
+    return new ProtocolError('invalid-field', `forwardResult: ${ackCount} acks, at most ${MAX_GROUP_SITES}`);
+  }
+  const ackedBy: ForwardedAck[] = new Array(ackCount);
+  let at = FORWARD_RESULT_FIXED_BYTES;
+  for (let index = 0; index < ackCount; index++) {
+    if (body.length - at < FORWARD_ACK_FIXED_BYTES) {
+      return new ProtocolError(
+        'truncated-body',
+        `forwardResult body of ${body.length} bytes ends inside ack ${index} (at ${at})`,
+      );
+    }
+    const site = readSite(body, at + FORWARD_ACK_FIXED_BYTES - 1, `ack ${index}`);
+    if (site instanceof ProtocolError) return site;
+    ackedBy[index] = {
+      site: site.site,
+      // An unknown level byte stays undefined here and fails the zod pass with a readable issue.
+      level: ACK_LEVELS[body[at]!] as AckLevel,
+      latencyUs: body.readUInt32LE(at + 1),
+    };
+    at = site.end;
+  }
+  if (at >= body.length) {
+    return new ProtocolError(
+      'truncated-body',
+      `forwardResult body of ${body.length} bytes ends before its missing count`,
+    );
+  }
+  const missingCount = body[at]!;
+  if (missingCount > MAX_GROUP_SITES) {
+    return new ProtocolError(
+      'invalid-field',
+      `forwardResult: ${missingCount} missing sites, at most ${MAX_GROUP_SITES}`,
+    );
+  }
+  at++;
+  const missing: string[] = new Array(missingCount);
+  for (let index = 0; index < missingCount; index++) {
+    const site = readSite(body, at, `missing site ${index}`);
+    if (site instanceof ProtocolError) return site;
+    missing[index] = site.site;
+    at = site.end;
+  }
+  if (at < body.length) {
+    return new ProtocolError(
+      'trailing-bytes',
+      `forwardResult body of ${body.length} bytes, ${body.length - at} after its fields`,
+    );
+  }
+  const reasonCode = body[22]!;
+  return {
+    type,
+    generation,
+    requestId: body.readUInt32LE(4),
+    // Unknown enum bytes stay undefined (or the number) here and fail the zod pass with a readable issue.
+    outcome: FORWARD_OUTCOMES[body[8]!] as ForwardOutcome,
+    lsn: u64At(body, 9),
+    commitGeneration: body.readUInt32LE(17),
+    policy: policyFromCode(body[21]!),
+    reason: (reasonCode === 0 ? undefined : (FORWARD_REASONS[reasonCode - 1] ?? reasonCode)) as
+      | ForwardReason
+      | undefined,
+    needed: body[23]!,
+    localFlushForced: flags === FORWARD_RESULT_FLUSH_FORCED,
+    localLevel: DURABILITY_LEVELS[body[25]!] as DurabilityLevel,
+    ackedBy,
+    missing,
+  };
+}
+
+/** A site id of forwardResult: length u8 at `offset`, then that many bytes of UTF-8. */
+function readSite(body: Buffer, offset: number, what: string): { site: string; end: number } | ProtocolError {
+  if (offset >= body.length) {
+    return new ProtocolError(
+      'truncated-body',
+      `forwardResult body of ${body.length} bytes ends before the length of ${what}`,
+    );
+  }
+  const end = offset + 1 + body[offset]!;
+  if (end > body.length) {
+    return new ProtocolError(
+      'truncated-body',
+      `forwardResult body of ${body.length} bytes ends inside ${what} (${body[offset]} bytes at ${offset + 1})`,
+    );
+  }
+  try {
+    return { site: utf8.decode(body.subarray(offset + 1, end)), end };
+  } catch {
+    return new ProtocolError('invalid-field', `forwardResult: ${what} is not valid UTF-8`);
+  }
 }
 
 function assertNever(value: never): never {

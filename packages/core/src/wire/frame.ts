@@ -2,7 +2,7 @@
  * The frame header. Little-endian, 16 bytes, then the body:
  *
  *   0  u16  magic 0x4B41 ("AK" on the wire)
- *   2  u8   protocol version (1)
+ *   2  u8   protocol version (2; 1 had the shorter forward and forwardResult bodies)
  *   3  u8   message type (MessageType)
  *   4  u8   flags (FrameFlags); bits a type does not allow must be 0
  *   5  u8×3 reserved, 0
@@ -17,7 +17,8 @@ import { ProtocolError } from './protocol-error.js';
 
 export const FRAME_HEADER_BYTES = 16;
 export const FRAME_MAGIC = 0x4b41;
-export const PROTOCOL_VERSION = 1;
+/** A site drops every frame of another version (`unsupported-version`): no layout is ever guessed. */
+export const PROTOCOL_VERSION = 2;
 
 const NO_FLAGS = 0;
 /** The flags each message type may carry. */

@@ -39,8 +39,10 @@ export type {
   AckMessage,
   DecodedLogMessage,
   DecodedMessage,
+  ForwardedAck,
   ForwardMessage,
   ForwardOutcome,
+  ForwardReason,
   ForwardResultMessage,
   HeartbeatMessage,
   InitMessage,
@@ -58,6 +60,7 @@ export type {
   Vote2Message,
 } from './messages.js';
 export {
+  FORWARD_REASONS,
   FrameFlags,
   MAX_FORWARD_PAYLOADS,
   MAX_MESSAGE_HISTORY_ENTRIES,

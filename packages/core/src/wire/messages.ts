@@ -4,6 +4,7 @@
  * positions in the log, non-negative safe integers; generations are u32. The byte layout of each body
  * is in body.ts and docs/protocol.md.
  */
+import type { DurabilityLevel } from '../log/log.js';
 import type { AckPolicy } from '../manager/policy.js';
 import type { HistoryEntry } from '../replica/history.js';
 import type { AckLevel } from '../replica/types.js';
@@ -200,6 +201,8 @@ export interface ForwardMessage {
   readonly requestId: number;
   /** The acknowledgement policy to commit under; undefined: the master's default. */
   readonly policy: AckPolicy | undefined;
+  /** How long the master waits for acks, in whole ms, at most MAX_ACK_TIMEOUT_MS; undefined: its default. */
+  readonly ackTimeoutMs: number | undefined;
   /**
    * At most MAX_FORWARD_PAYLOADS, each at most the receiver's record payload limit (`maxRecordBytes`
    * minus the record header). Decoded: views into the received bytes.
@@ -210,7 +213,24 @@ export interface ForwardMessage {
 /** What became of a forwarded commit. */
 export type ForwardOutcome = 'acknowledged' | 'permFailed' | 'unknown' | 'notMaster';
 
-/** The master's answer to a `forward`. */
+/** Why a forwarded commit is not perm: the master receipt's `reason`. Codes 1… on the wire, in order. */
+export const FORWARD_REASONS = ['timeout', 'unreachable', 'notQuorum', 'lostMastership'] as const;
+export type ForwardReason = (typeof FORWARD_REASONS)[number];
+
+/** An ack that counted for a forwarded commit, as the master's receipt listed it. */
+export interface ForwardedAck {
+  /** A site id: 1 to MAX_SITE_ID_BYTES bytes of UTF-8. */
+  readonly site: string;
+  readonly level: AckLevel;
+  /** From the commit's start on the master to the ack, in microseconds (u32: the master clamps). */
+  readonly latencyUs: number;
+}
+
+/**
+ * The master's answer to a `forward`: its receipt of the commit, field for field (but `txnId` and
+ * `elapsedMs`). For `notMaster` everything past `commitGeneration` is empty: no policy, no reason,
+ * needed 0, no flush, `buffered`, no acks, no missing sites.
+ */
 export interface ForwardResultMessage {
   readonly type: 'forwardResult';
   readonly generation: number;
@@ -222,6 +242,18 @@ export interface ForwardResultMessage {
   readonly lsn: number;
   /** The generation the commit was written in; 0 exactly when `outcome` is `notMaster`. */
   readonly commitGeneration: number;
+  /** The policy the master committed under (its default when none was asked for); undefined exactly for `notMaster`. */
+  readonly policy: AckPolicy | undefined;
+  readonly reason: ForwardReason | undefined;
+  /** Acks the policy still needed (0 when met); at most MAX_GROUP_SITES (a group's size). */
+  readonly needed: number;
+  readonly localFlushForced: boolean;
+  /** How durable the commit was on the master when it answered. */
+  readonly localLevel: DurabilityLevel;
+  /** At most MAX_GROUP_SITES (a group's size). */
+  readonly ackedBy: readonly ForwardedAck[];
+  /** Site ids (1 to MAX_SITE_ID_BYTES bytes of UTF-8); at most MAX_GROUP_SITES (a group's size). */
+  readonly missing: readonly string[];
 }
 
 export type Message =

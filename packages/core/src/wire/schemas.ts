@@ -5,12 +5,14 @@
  * bytes are checked by the binary pass (log-batch.ts), so the hot path stays cheap.
  */
 import { z } from 'zod';
+import { MAX_ACK_TIMEOUT_MS, MAX_GROUP_SITES } from '../manager/options.js';
 import { ACK_POLICIES } from '../manager/policy.js';
 import { allowedFlags } from './frame.js';
 import {
   type AckMessage,
   ELECTION_CONTROL_KINDS,
   type ElectionControlMessage,
+  FORWARD_REASONS,
   type ForwardMessage,
   type ForwardResultMessage,
   type HeartbeatMessage,
@@ -210,17 +212,20 @@ const vote1Schema = z.object({
   nvotes: u32,
 }) satisfies z.ZodType<Vote1Message>;
 
+/** A site id in a message: 1 to MAX_SITE_ID_BYTES bytes of UTF-8. */
+const siteIdSchema = z
+  .string()
+  .min(1)
+  .refine(
+    (site) => Buffer.byteLength(site, 'utf8') <= MAX_SITE_ID_BYTES,
+    `at most ${MAX_SITE_ID_BYTES} bytes of UTF-8`,
+  );
+
 const vote2Schema = z.object({
   type: z.literal('vote2'),
   generation: u32,
   electionGeneration: u32,
-  candidate: z
-    .string()
-    .min(1)
-    .refine(
-      (candidate) => Buffer.byteLength(candidate, 'utf8') <= MAX_SITE_ID_BYTES,
-      `at most ${MAX_SITE_ID_BYTES} bytes of UTF-8`,
-    ),
+  candidate: siteIdSchema,
 }) satisfies z.ZodType<Vote2Message>;
 
 const forwardSchema = z.object({
@@ -228,6 +233,7 @@ const forwardSchema = z.object({
   generation: u32,
   requestId: u32,
   policy: z.union([z.enum(ACK_POLICIES), z.undefined()]),
+  ackTimeoutMs: z.union([z.number().int().min(0).max(MAX_ACK_TIMEOUT_MS), z.undefined()]),
   // Each payload's size is bounded by the binary pass, against the decoder's maxRecordBytes.
   payloads: z.array(z.instanceof(Uint8Array)).max(MAX_FORWARD_PAYLOADS),
 }) satisfies z.ZodType<ForwardMessage>;
@@ -240,6 +246,21 @@ const forwardResultSchema = z
     outcome: z.enum(['acknowledged', 'permFailed', 'unknown', 'notMaster']),
     lsn,
     commitGeneration: u32,
+    policy: z.union([z.enum(ACK_POLICIES), z.undefined()]),
+    reason: z.union([z.enum(FORWARD_REASONS), z.undefined()]),
+    needed: z.number().int().min(0).max(MAX_GROUP_SITES),
+    localFlushForced: z.boolean(),
+    localLevel: z.enum(['buffered', 'written', 'flushed']),
+    ackedBy: z
+      .array(
+        z.object({
+          site: siteIdSchema,
+          level: z.enum(['received', 'written', 'flushed']),
+          latencyUs: u32,
+        }),
+      )
+      .max(MAX_GROUP_SITES),
+    missing: z.array(siteIdSchema).max(MAX_GROUP_SITES),
   })
   .refine((message) => (message.outcome === 'notMaster') === (message.lsn === 0), {
     path: ['lsn'],
@@ -248,7 +269,26 @@ const forwardResultSchema = z
   .refine((message) => (message.outcome === 'notMaster') === (message.commitGeneration === 0), {
     path: ['commitGeneration'],
     message: 'must be 0 exactly when outcome is notMaster',
-  }) satisfies z.ZodType<ForwardResultMessage>;
+  })
+  .refine((message) => (message.outcome === 'notMaster') === (message.policy === undefined), {
+    path: ['policy'],
+    message: 'must be none (0) exactly when outcome is notMaster',
+  })
+  .refine(
+    (message) =>
+      message.outcome !== 'notMaster' ||
+      (message.reason === undefined &&
+        message.needed === 0 &&
+        !message.localFlushForced &&
+        message.localLevel === 'buffered' &&
+        message.ackedBy.length === 0 &&
+        message.missing.length === 0),
+    {
+      path: ['outcome'],
+      message:
+        'notMaster carries no receipt: no reason, needed 0, no flush, localLevel buffered, no acks, no missing sites',
+    },
+  ) satisfies z.ZodType<ForwardResultMessage>;
 
 const electionSchema = z.object({
   type: z.literal('election'),

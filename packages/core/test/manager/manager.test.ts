@@ -6,9 +6,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AckPolicy,
+  type CommitReceipt,
   ConfigError,
   createReplicationManager,
   encodeKvOperation,
+  InvalidStateError,
   KvStateMachine,
   type ManagerEvents,
   type ManagerOptions,
@@ -89,6 +91,24 @@ async function makeCluster(
 }
 
 const put = (key: string, value = 'v') => [encodeKvOperation({ op: 'put', key, value: Buffer.from(value) })];
+
+/** The receipts `manager.commit` gives, forwarded writes it commits for clients included. */
+function receiptsOf(manager: ReplicationManager): Promise<CommitReceipt>[] {
+  const receipts: Promise<CommitReceipt>[] = [];
+  const commit = manager.commit.bind(manager);
+  manager.commit = (payloads, options) => {
+    const receipt = commit(payloads, options);
+    receipts.push(receipt);
+    return receipt;
+  };
+  return receipts;
+}
+
+/** A master's receipt as its client sees it once forwarded: no txnId, its own elapsedMs, forwardedTo. */
+function asForwarded(receipt: CommitReceipt): Partial<CommitReceipt> {
+  const { txnId: _txnId, elapsedMs: _elapsedMs, ...rest } = receipt;
+  return rest;
+}
 
 function events<K extends keyof ManagerEvents>(manager: ReplicationManager, name: K): ManagerEvents[K][0][] {
   const seen: ManagerEvents[K][0][] = [];
@@ -293,6 +313,128 @@ describe('replication manager receipts', () => {
     await run(clock, 2);
     const lost = await during(clock, client.commit(put('fw3'), { forward: true }), 5_000);
     expect(lost).toMatchObject({ outcome: 'unknown', perm: undefined });
+  });
+
+  it("gives a forwarded write the master's whole receipt: acks with their levels, needed, missing, local level", async () => {
+    const { clock, managers } = await makeCluster(
+      [{ id: 'a' }, { id: 'b', durability: 'write' }, { id: 'c' }],
+      { ackTimeoutMs: 100 },
+    );
+    const masterReceipts = receiptsOf(managers.get('a')!);
+    const client = managers.get('b')!;
+    // quorum: b's ack (written: b does not fsync) meets it before c's (flushed) arrives.
+    const quorum = await during(
+      clock,
+      client.commit(put('fw', 'quorum'), { forward: true, policy: 'quorum' }),
+    );
+    expect(quorum).toMatchObject({
+      outcome: 'acknowledged',
+      perm: true,
+      policy: 'quorum',
+      reason: undefined,
+      needed: 0,
+      missing: ['c'], // as on the master: the counting site whose ack had not arrived
+      localFlushForced: false,
+      localLevel: 'flushed', // the master fsyncs: not the 'buffered' placeholder
+      forwardedTo: 'a',
+    });
+    expect(quorum.ackedBy).toEqual([{ site: 'b', level: 'written', latencyMs: expect.any(Number) }]);
+    expect(quorum.ackedBy[0]!.latencyMs).toBeGreaterThan(0);
+    // `all`: every client's ack, each at its own level, nobody missing.
+    const all = await during(clock, client.commit(put('fw', 'all'), { forward: true, policy: 'all' }));
+    expect(all).toMatchObject({
+      outcome: 'acknowledged',
+      policy: 'all',
+      reason: undefined,
+      needed: 0,
+      missing: [],
+    });
+    expect(
+      all.ackedBy.map(({ site, level }) => ({ site, level })).sort((x, y) => x.site.localeCompare(y.site)),
+    ).toEqual([
+      { site: 'b', level: 'written' },
+      { site: 'c', level: 'flushed' },
+    ]);
+    // Field for field the master's receipts (latencies travel in whole microseconds: exact here).
+    expect(masterReceipts).toHaveLength(2);
+    for (const [index, receipt] of [quorum, all].entries()) {
+      const atMaster = await masterReceipts[index]!;
+      expect(receipt).toEqual({
+        ...asForwarded(atMaster),
+        txnId: 0,
+        elapsedMs: receipt.elapsedMs,
+        forwardedTo: 'a',
+      });
+      expect(receipt.elapsedMs).toBeGreaterThanOrEqual(atMaster.elapsedMs);
+    }
+  });
+
+  it('forwards the ack timeout: `all` with a site paused fails after the forwarded 50 ms, not the default', async () => {
+    const { clock, network, managers } = await makeCluster(
+      [{ id: 'a', durability: 'write' }, { id: 'b' }, { id: 'c' }],
+      { ackTimeoutMs: 4_000 },
+    );
+    const master = managers.get('a')!;
+    const failed = events(master, 'permFailed');
+    const masterReceipts = receiptsOf(master);
+    network.pause('c');
+    const startedAt = clock.now();
+    const receipt = await during(
+      clock,
+      managers.get('b')!.commit(put('fw', 'short'), { forward: true, policy: 'all', ackTimeoutMs: 50 }),
+    );
+    const tookMs = clock.now() - startedAt;
+    expect(receipt).toMatchObject({
+      outcome: 'permFailed',
+      perm: false,
+      policy: 'all',
+      reason: 'timeout',
+      needed: 1,
+      missing: ['c'],
+      localFlushForced: true,
+      localLevel: 'flushed',
+      forwardedTo: 'a',
+    });
+    expect(receipt.ackedBy.map((ack) => ack.site)).toEqual(['b']);
+    // The master waited the forwarded 50 ms; with its default (4 s) the client would have given up
+    // at 2 × 4 s + 1 s with an unknown outcome.
+    expect(tookMs).toBeGreaterThanOrEqual(50);
+    expect(tookMs).toBeLessThan(200);
+    expect(receipt.elapsedMs).toBeLessThan(200);
+    const atMaster = await masterReceipts[0]!;
+    expect(atMaster.elapsedMs).toBeGreaterThanOrEqual(50);
+    expect(atMaster.elapsedMs).toBeLessThan(100);
+    expect(receipt).toEqual({
+      ...asForwarded(atMaster),
+      txnId: 0,
+      elapsedMs: receipt.elapsedMs,
+      forwardedTo: 'a',
+    });
+    expect(failed).toHaveLength(1); // on the master only
+    network.resume('c');
+  });
+
+  it('reports the policy the master committed under: its own (asynchronous replication: none)', async () => {
+    const { clock, managers } = await makeCluster([{ id: 'a' }, { id: 'b' }], {
+      replication: { mode: 'async', maxRecords: 1, maxDelayMs: 10 },
+    });
+    const receipt = await during(clock, managers.get('b')!.commit(put('fw'), { forward: true }));
+    expect(receipt).toMatchObject({ outcome: 'acknowledged', policy: 'none', forwardedTo: 'a' });
+  });
+
+  it('refuses to forward an ack timeout the wire cannot carry, before sending anything', async () => {
+    const { clock, managers } = await makeCluster([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    const client = managers.get('b')!;
+    const sent = client.stats().framesSent;
+    for (const ackTimeoutMs of [-1, 600_001, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(client.commit(put('x'), { forward: true, ackTimeoutMs })).rejects.toThrow(
+        InvalidStateError,
+      );
+    }
+    expect(client.stats().framesSent).toBe(sent);
+    // A fraction of a millisecond is rounded up, and the write goes through.
+    const receipt = await during(clock, client.commit(put('y'), { forward: true, ackTimeoutMs: 99.5 }));
+    expect(receipt.outcome).toBe('acknowledged');
   });
 
   it('keeps a perm-failed commit through a power failure of the master', async () => {

@@ -195,6 +195,35 @@ describe('encoding refuses what it cannot encode (programmer errors throw)', () 
     records: [{ generation: 1, type: RecordType.data, txnId: 1, payload: Buffer.from('x') }],
   });
 
+  const forward: Message = {
+    type: 'forward',
+    generation: 1,
+    requestId: 1,
+    policy: 'one',
+    ackTimeoutMs: 100,
+    payloads: [],
+  };
+  const forwardResult: Message = {
+    type: 'forwardResult',
+    generation: 1,
+    requestId: 1,
+    outcome: 'permFailed',
+    lsn: 1,
+    commitGeneration: 1,
+    policy: 'all',
+    reason: 'timeout',
+    needed: 1,
+    localFlushForced: true,
+    localLevel: 'flushed',
+    ackedBy: [{ site: 'b', level: 'flushed', latencyUs: 1 }],
+    missing: ['c'],
+  };
+
+  it('encodes the valid bases of the cases below', () => {
+    expect(decodeFrame(encodeMessage(forward)).ok).toBe(true);
+    expect(decodeFrame(encodeMessage(forwardResult)).ok).toBe(true);
+  });
+
   it.each<[string, Message]>([
     ['a generation above u32', { type: 'masterRequest', generation: 2 ** 32 }],
     ['a negative generation', { type: 'masterRequest', generation: -1 }],
@@ -221,28 +250,50 @@ describe('encoding refuses what it cannot encode (programmer errors throw)', () 
         generation: 1,
         requestId: 1,
         policy: undefined,
+        ackTimeoutMs: undefined,
         payloads: Array.from({ length: 1025 }, () => Buffer.alloc(0)),
       },
     ],
+    ['an unknown forward policy', { ...forward, policy: 'most' as 'all' }],
+    ['a forward requestId above u32', { ...forward, requestId: 2 ** 32 }],
+    ['a forward ackTimeoutMs above MAX_ACK_TIMEOUT_MS', { ...forward, ackTimeoutMs: 600_001 }],
+    ["a forward ackTimeoutMs of 0xFFFFFFFF (the default's code)", { ...forward, ackTimeoutMs: 0xffff_ffff }],
+    ['a fractional forward ackTimeoutMs', { ...forward, ackTimeoutMs: 1.5 }],
+    ['a negative forward ackTimeoutMs', { ...forward, ackTimeoutMs: -1 }],
+    ['an unknown forwardResult outcome', { ...forwardResult, outcome: 'maybe' as 'unknown' }],
+    ['an unknown forwardResult policy', { ...forwardResult, policy: 'most' as 'all' }],
+    ['an unknown forwardResult reason', { ...forwardResult, reason: 'tired' as 'timeout' }],
+    ['an unknown forwardResult localLevel', { ...forwardResult, localLevel: 'etched' as 'flushed' }],
+    ['a forwardResult needing 65 acks', { ...forwardResult, needed: 65 }],
+    ['a fractional forwardResult needed', { ...forwardResult, needed: 0.5 }],
     [
-      'an unknown forward policy',
-      { type: 'forward', generation: 1, requestId: 1, policy: 'most' as 'all', payloads: [] },
-    ],
-    [
-      'a forward requestId above u32',
-      { type: 'forward', generation: 1, requestId: 2 ** 32, policy: 'one', payloads: [] },
-    ],
-    [
-      'an unknown forwardResult outcome',
+      'a forwardResult of 65 acks',
       {
-        type: 'forwardResult',
-        generation: 1,
-        requestId: 1,
-        outcome: 'maybe' as 'unknown',
-        lsn: 1,
-        commitGeneration: 1,
+        ...forwardResult,
+        ackedBy: Array.from({ length: 65 }, (_, index) => ({
+          site: `s${index}`,
+          level: 'flushed' as const,
+          latencyUs: 1,
+        })),
       },
     ],
+    [
+      'a forwardResult of 65 missing sites',
+      { ...forwardResult, missing: Array.from({ length: 65 }, (_, index) => `s${index}`) },
+    ],
+    [
+      'a forwarded ack latency above u32',
+      { ...forwardResult, ackedBy: [{ site: 'b', level: 'flushed', latencyUs: 2 ** 32 }] },
+    ],
+    [
+      'an unknown forwarded ack level',
+      { ...forwardResult, ackedBy: [{ site: 'b', level: 'bogus' as 'flushed', latencyUs: 1 }] },
+    ],
+    [
+      'a forwarded ack site of 65 bytes',
+      { ...forwardResult, ackedBy: [{ site: 'x'.repeat(65), level: 'flushed', latencyUs: 1 }] },
+    ],
+    ['an empty missing site', { ...forwardResult, missing: [''] }],
     ['a lone surrogate', { type: 'vote2', generation: 1, electionGeneration: 1, candidate: 'a\uD800' }],
     ['an election site of 65 bytes', { ...electionPing, site: 'x'.repeat(65) }],
     ['an unknown election kind', { ...electionPing, kind: 'shout' as 'ping' }],
@@ -262,7 +313,7 @@ describe('encoding refuses what it cannot encode (programmer errors throw)', () 
 
   it('writes the header as documented', () => {
     const frame = encodeMessage({ type: 'heartbeat', generation: 0x01020304, nextLsn: 1, permLsn: 0 });
-    expect(frame.subarray(0, 8).toString('hex')).toBe('414b010900000000');
+    expect(frame.subarray(0, 8).toString('hex')).toBe('414b020900000000');
     expect(frame.readUInt32LE(8)).toBe(frame.length - FRAME_HEADER_BYTES);
     expect(frame.readUInt32LE(FRAME_HEADER_BYTES)).toBe(0x01020304);
   });

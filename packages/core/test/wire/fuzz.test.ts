@@ -13,6 +13,7 @@ import {
   FrameDecoder,
   FrameFlags,
   PROTOCOL_ERROR_REASONS,
+  PROTOCOL_VERSION,
   ProtocolError,
 } from '../../src/wire/index.js';
 import { fixCrc, message, rawFrame, splitAt } from './wire-helpers.js';
@@ -53,7 +54,11 @@ const mutation = (): fc.Arbitrary<Mutation> =>
       kind: fc.constant('length' as const),
       value: fc.oneof(fc.nat({ max: 0xffff_ffff }), fc.constantFrom(0, 0xffff_ffff, 16 * 1024 * 1024 - 15)),
     }),
-    fc.record({ kind: fc.constant('version' as const), value: fc.integer({ min: 2, max: 255 }) }),
+    // Any other version, the previous one (1) included.
+    fc.record({
+      kind: fc.constant('version' as const),
+      value: fc.nat({ max: 255 }).filter((value) => value !== PROTOCOL_VERSION),
+    }),
     fc.record({ kind: fc.constant('type' as const), value: fc.nat({ max: 255 }) }),
     fc.record({ kind: fc.constant('flags' as const), value: fc.nat({ max: 255 }) }),
     fc.record({
@@ -112,7 +117,9 @@ describe('fuzzing the decoders', () => {
         fc.oneof(
           fc.uint8Array({ maxLength: 300 }),
           // Garbage behind a plausible start, to get past the magic and version checks.
-          fc.uint8Array({ maxLength: 300 }).map((tail) => Uint8Array.from([0x41, 0x4b, 1, ...tail])),
+          fc
+            .uint8Array({ maxLength: 300 })
+            .map((tail) => Uint8Array.from([0x41, 0x4b, PROTOCOL_VERSION, ...tail])),
         ),
         fc.array(fc.nat(), { maxLength: 5 }),
         (garbage, cuts) => {

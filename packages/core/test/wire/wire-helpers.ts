@@ -2,9 +2,11 @@
 import fc from 'fast-check';
 import { crc32c } from '../../src/log/crc32c.js';
 import { encodeRecord, type RecordType } from '../../src/log/record.js';
+import { MAX_ACK_TIMEOUT_MS, MAX_GROUP_SITES } from '../../src/manager/options.js';
 import { ACK_POLICIES } from '../../src/manager/policy.js';
 import {
   type DecodedMessage,
+  FORWARD_REASONS,
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
   FrameFlags,
@@ -45,6 +47,9 @@ export const history = (maxLength = 12): fc.Arbitrary<{ generation: number; lsn:
         return { generation, lsn: at };
       });
     });
+
+export const ackLevel = (): fc.Arbitrary<'received' | 'written' | 'flushed'> =>
+  fc.constantFrom('received' as const, 'written' as const, 'flushed' as const);
 
 /** A site id: 1 to 64 bytes of UTF-8, well-formed. */
 export const siteId = (): fc.Arbitrary<string> =>
@@ -157,7 +162,7 @@ export const message = (): fc.Arbitrary<Message> =>
       type: fc.constant('ack' as const),
       generation: u32(),
       lsn: lsn(),
-      level: fc.constantFrom('received' as const, 'written' as const, 'flushed' as const),
+      level: ackLevel(),
       nextLsn: lsn(),
     }),
     fc
@@ -246,17 +251,35 @@ export const electionMessage = (): fc.Arbitrary<Message> =>
     site: fc.oneof(fc.constant(''), siteId()),
   });
 
-/** `forward` with 0 to 12 payloads (some empty) and any policy, the master's default included. */
+/**
+ * `forward` with 0 to 12 payloads (some empty), any policy and any ack timeout, the master's defaults
+ * included.
+ */
 export const forwardMessage = (): fc.Arbitrary<Message> =>
   fc.record({
     type: fc.constant('forward' as const),
     generation: u32(),
     requestId: u32(),
     policy: fc.option(fc.constantFrom(...ACK_POLICIES), { nil: undefined }),
+    ackTimeoutMs: fc.option(
+      fc.oneof(fc.constantFrom(0, 1, MAX_ACK_TIMEOUT_MS), fc.nat({ max: MAX_ACK_TIMEOUT_MS })),
+      { nil: undefined },
+    ),
     payloads: fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 12 }),
   });
 
-/** `forwardResult`: lsn and commitGeneration are 0 exactly for `notMaster`. */
+/** 0 to `max` site ids, mostly few, sometimes a whole group's worth. */
+const sites = <T>(item: fc.Arbitrary<T>, max: number): fc.Arbitrary<T[]> =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.array(item, { maxLength: 5 }) },
+    { weight: 1, arbitrary: fc.array(item, { minLength: max, maxLength: max }) },
+    { weight: 1, arbitrary: fc.array(item, { maxLength: max }) },
+  );
+
+/**
+ * `forwardResult`: a whole receipt (policy, reason, needed, flush, local level, acks, missing sites);
+ * for `notMaster` lsn and commitGeneration are 0 and the receipt fields empty.
+ */
 export const forwardResultMessage = (): fc.Arbitrary<Message> =>
   fc
     .record({
@@ -271,8 +294,31 @@ export const forwardResultMessage = (): fc.Arbitrary<Message> =>
       ),
       lsn: lsn().filter((value) => value > 0),
       commitGeneration: u32().filter((value) => value > 0),
+      policy: fc.constantFrom(...ACK_POLICIES),
+      reason: fc.option(fc.constantFrom(...FORWARD_REASONS), { nil: undefined }),
+      needed: fc.nat({ max: MAX_GROUP_SITES }),
+      localFlushForced: fc.boolean(),
+      localLevel: fc.constantFrom('buffered' as const, 'written' as const, 'flushed' as const),
+      ackedBy: sites(fc.record({ site: siteId(), level: ackLevel(), latencyUs: u32() }), MAX_GROUP_SITES),
+      missing: sites(siteId(), MAX_GROUP_SITES),
     })
-    .map((m) => (m.outcome === 'notMaster' ? { ...m, lsn: 0, commitGeneration: 0 } : m));
+    .map(
+      (m): Message =>
+        m.outcome === 'notMaster'
+          ? {
+              ...m,
+              lsn: 0,
+              commitGeneration: 0,
+              policy: undefined,
+              reason: undefined,
+              needed: 0,
+              localFlushForced: false,
+              localLevel: 'buffered',
+              ackedBy: [],
+              missing: [],
+            }
+          : m,
+    );
 
 /** A message as plain comparable data: byte fields as hex, the decoder's batch summary dropped. */
 export function plain(message: Message | DecodedMessage): Record<string, unknown> {
