@@ -11,10 +11,16 @@
  * HELLO: version u16 BE, cluster id (u8 length + UTF-8), site id (u8 length + UTF-8), nonce (32 bytes).
  * PROOF: HMAC-SHA256 (32 bytes). OK: empty. REFUSE: reason index u8.
  */
+import { PROTOCOL_VERSION } from '../wire/frame.js';
 import { HANDSHAKE_ERROR_REASONS, HandshakeError, type HandshakeErrorReason } from './handshake-error.js';
 
 export const HANDSHAKE_MAGIC = Uint8Array.of(0x41, 0x4b, 0x48, 0x53);
-export const HANDSHAKE_VERSION = 1;
+/**
+ * The version a HELLO carries: the replication wire protocol the site speaks once authenticated. Sites
+ * of different protocol versions refuse each other at the handshake (`unsupported-version`) instead of
+ * connecting and then dropping every frame of the other's version one by one.
+ */
+export const HANDSHAKE_VERSION = PROTOCOL_VERSION;
 export const HANDSHAKE_HEADER_BYTES = 7;
 /** A whole handshake frame, header included, is never longer than this. */
 export const HANDSHAKE_MAX_FRAME_BYTES = 512;

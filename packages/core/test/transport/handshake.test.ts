@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AckordError } from '../../src/errors.js';
+import { HANDSHAKE_VERSION } from '../../src/transport/handshake-frame.js';
 import { Handshake, HandshakeError, type HandshakeOutcome } from '../../src/transport/index.js';
 import { concatAll, options, runPair, seededBytes } from './handshake-helpers.js';
 
@@ -77,13 +78,17 @@ describe('handshake', () => {
   it('refuses a HELLO of another version and a frame whose length field is above the cap', () => {
     const hello = concatAll(new Handshake(options()).start().send);
     const versioned = hello.slice();
-    versioned[8] = 2;
+    versioned[8] = HANDSHAKE_VERSION + 1;
+    // A site of the previous wire protocol (version 1: forward results without receipts) is refused too.
+    const previous = hello.slice();
+    previous[8] = 1;
     const responder = () => {
       const handshake = new Handshake(options({ role: 'responder', siteId: 'b' }));
       handshake.start();
       return handshake;
     };
     expect(reason(responder().push(versioned).outcome)).toBe('unsupported-version');
+    expect(reason(responder().push(previous).outcome)).toBe('unsupported-version');
     // The header alone is enough: the body is never waited for.
     expect(reason(responder().push(Uint8Array.of(0x41, 0x4b, 0x48, 0x53, 1, 0xff, 0xff)).outcome)).toBe(
       'oversize',
