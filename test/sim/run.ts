@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { ACK_POLICIES, type BaseReplica, decodeFrame, encodeKvOperation } from '@ackord/core';
 import { VirtualClock } from '@ackord/core/testing';
+import { IoDeferringClock } from './io-deferring-clock.js';
 import { Oracle, type Violation } from './oracle.js';
 import { Prng } from './prng.js';
 import { drawElectionScenario, drawScenario, type Scenario } from './scenario.js';
@@ -142,7 +143,7 @@ class Simulation {
         id,
         durability,
         ids.filter((other) => other !== id),
-        clock,
+        new IoDeferringClock(clock),
         {
           send: (from, message, target, flags) => this.#send(from, message, target, flags),
           attach: (attached, replica) => this.#attach(attached, replica),
@@ -152,6 +153,7 @@ class Simulation {
         },
         {
           bulk: this.#scenario.bulk,
+          batching: this.#scenario.batching,
           mutations,
           // The must-fail controls break the core under the base API; manager runs need no mutant.
           manager: this.#scenario.manager && mutations === undefined,
@@ -167,7 +169,7 @@ class Simulation {
   async run(): Promise<RunResult> {
     const scenario = this.#scenario;
     this.#note(
-      `scenario ${scenario.elections ? `elections(et=${scenario.elections.electionTimeoutMs})` : scenario.manager && this.#options.mutant === undefined ? 'manager' : 'base'} sites=${scenario.sites.map((s) => `${s.id}:${s.durability}${s.priority === 1 ? '' : `:p${s.priority}`}`).join(',')} bulk=${scenario.bulk} loss=${scenario.lossRate} dup=${scenario.duplicateRate} corrupt=${scenario.corruptRate} delay=${scenario.minDelayMs}-${scenario.maxDelayMs}`,
+      `scenario ${scenario.elections ? `elections(et=${scenario.elections.electionTimeoutMs})` : scenario.manager && this.#options.mutant === undefined ? 'manager' : 'base'} sites=${scenario.sites.map((s) => `${s.id}:${s.durability}${s.priority === 1 ? '' : `:p${s.priority}`}`).join(',')} bulk=${scenario.bulk} batching=${scenario.batching} loss=${scenario.lossRate} dup=${scenario.duplicateRate} corrupt=${scenario.corruptRate} delay=${scenario.minDelayMs}-${scenario.maxDelayMs}`,
     );
     for (const site of this.#sites.values()) await site.start();
     for (const site of this.#sites.values()) for (const peer of site.peers) await site.peerUp(peer);

@@ -39,12 +39,18 @@ export interface Scenario {
   readonly commitEveryMs: number;
   /** Sites run the replication manager (policies, timeouts, receipts); otherwise the base API. */
   readonly manager: boolean;
+  /**
+   * When batches ship and group commits flush: at the end of the turn, or deferred to the end of the
+   * iteration (`Clock.afterIo`; the manager's default). Drawn last, so the other draws of a seed stay.
+   */
+  readonly batching: 'turn' | 'iteration';
   readonly ackTimeoutMs: number;
   readonly safetyMs: number;
   readonly livenessBudgetMs: number;
 }
 
 const SITE_COUNTS = [1, 2, 3, 3, 3, 4, 5, 5, 6, 7] as const;
+const BATCHINGS = ['turn', 'iteration'] as const;
 const DURABILITIES: readonly Durability[] = ['fsync', 'fsync', 'dsync', 'write', 'none'];
 
 export function drawScenario(rng: Prng): Scenario {
@@ -70,6 +76,7 @@ export function drawScenario(rng: Prng): Scenario {
     ackTimeoutMs: rng.pick([20, 100, 400]),
     safetyMs: 3_000,
     livenessBudgetMs: 30_000,
+    batching: rng.pick(BATCHINGS),
   };
 }
 
@@ -111,5 +118,6 @@ export function drawElectionScenario(rng: Prng): Scenario {
     ackTimeoutMs: rng.pick([20, 100, 400]),
     safetyMs: 5_000,
     livenessBudgetMs: 30_000,
+    batching: rng.pick(BATCHINGS),
   };
 }

@@ -31,6 +31,8 @@ export interface SiteHooks {
 
 export interface SiteSettings {
   readonly bulk: boolean;
+  /** Batches and group commits at the end of the turn, or of the iteration (the clock's `afterIo`). */
+  readonly batching: 'turn' | 'iteration';
   readonly mutations: TestMutations | undefined;
   /** Run the replication manager (ack policies, timeouts, receipts) instead of the bare base API. */
   readonly manager: boolean;
@@ -145,6 +147,7 @@ export class SimSite {
       clock: this.#clock,
       segmentBytes: 16 * 1024,
       clusterId: 'sim',
+      groupCommit: this.#settings.batching,
     });
     const send: SendFunction = (message, target, flags) => this.#hooks.send(this.id, message, target, flags);
     const replica = BaseReplica.open({
@@ -154,7 +157,12 @@ export class SimSite {
       stateMachine: this.kv,
       send,
       clock: this.#clock,
-      bulk: { enabled: this.#settings.bulk, maxBytes: 64 * 1024, maxDelayMs: 2 },
+      bulk: {
+        enabled: this.#settings.bulk,
+        maxBytes: 64 * 1024,
+        maxDelayMs: 2,
+        shipAt: this.#settings.batching,
+      },
       heartbeatIntervalMs: 200,
       ...(this.#settings.mutations === undefined ? {} : { testMutations: this.#settings.mutations }),
     });
@@ -174,6 +182,7 @@ export class SimSite {
       transport,
       stateMachine: this.kv,
       clock: this.#clock,
+      batching: this.#settings.batching,
       ackTimeoutMs: this.#settings.ackTimeoutMs,
       heartbeatIntervalMs: 200,
       masterTimeoutMs: 1000,
