@@ -6,6 +6,7 @@ import type { LogStorage } from '../log/storage.js';
 import type { Logger } from '../logger.js';
 import type { StateMachine } from '../replica/state-machine.js';
 import type { Transport } from '../transport.js';
+import { MAX_SITE_ID_BYTES } from '../wire/messages.js';
 import {
   electionOptionsSchema,
   type ResolvedElectionOptions,
@@ -18,10 +19,14 @@ export const MAX_ACK_TIMEOUT_MS = 600_000;
 /** At most this many sites in a group. */
 export const MAX_GROUP_SITES = 64;
 
+/** An unpaired surrogate: UTF-8 cannot carry it, so the wire encoder would refuse the id later. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 const siteId = z
   .string()
   .min(1)
-  .refine((id) => Buffer.byteLength(id) <= 64, 'at most 64 bytes');
+  .refine((id) => !LONE_SURROGATE.test(id), 'must be well-formed Unicode (no lone surrogate)')
+  .refine((id) => Buffer.byteLength(id) <= MAX_SITE_ID_BYTES, `at most ${MAX_SITE_ID_BYTES} bytes`);
 
 const siteSchema = z
   .object({

@@ -562,6 +562,17 @@ describe('configuration', () => {
     expect(crossField).toBeInstanceOf(ConfigError);
     expect((crossField as ConfigError).message).toMatch(/unique/);
     expect((crossField as ConfigError).message).toMatch(/must include this site/);
+
+    // A lone surrogate cannot travel as UTF-8: refused here, not by the wire encoder at the first election.
+    const surrogate = await createReplicationManager({
+      siteId: 'a',
+      sites: [{ id: 'a' }, { id: 'b\uD800' }],
+      storage: new MemoryStorage('a'),
+      transport: network.createTransport('a'),
+      stateMachine: new KvStateMachine(),
+    }).catch((caught: unknown) => caught);
+    expect(surrogate).toBeInstanceOf(ConfigError);
+    expect((surrogate as ConfigError).message).toMatch(/lone surrogate/);
   });
 });
 
