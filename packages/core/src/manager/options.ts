@@ -6,7 +6,7 @@ import type { LogStorage } from '../log/storage.js';
 import type { Logger } from '../logger.js';
 import type { StateMachine } from '../replica/state-machine.js';
 import type { Transport } from '../transport.js';
-import { MAX_SITE_ID_BYTES } from '../wire/messages.js';
+import { LONE_SURROGATE, MAX_SITE_ID_BYTES } from '../wire/messages.js';
 import {
   electionOptionsSchema,
   type ResolvedElectionOptions,
@@ -18,9 +18,6 @@ import { ACK_POLICIES } from './policy.js';
 export const MAX_ACK_TIMEOUT_MS = 600_000;
 /** At most this many sites in a group. */
 export const MAX_GROUP_SITES = 64;
-
-/** An unpaired surrogate: UTF-8 cannot carry it, so the wire encoder would refuse the id later. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const siteId = z
   .string()

@@ -49,6 +49,7 @@ import {
   type ForwardedAck,
   type ForwardOutcome,
   type ForwardReason,
+  LONE_SURROGATE,
   type LogMessage,
   MAX_FORWARD_PAYLOADS,
   MAX_MESSAGE_HISTORY_ENTRIES,
@@ -84,9 +85,6 @@ const FORWARD_ACK_FIXED_BYTES = 6;
 /** forwardResult's flags byte: bit 0 localFlushForced. */
 const FORWARD_RESULT_FLUSH_FORCED = 1;
 const ELECTION_FIXED_BYTES = 31;
-
-/** A lone surrogate would be written as U+FFFD and decode as another string: refuse it. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const ACK_LEVEL_CODES: Readonly<Record<AckLevel, number>> = { received: 1, written: 2, flushed: 3 };
 const ACK_LEVELS: readonly (AckLevel | undefined)[] = [undefined, 'received', 'written', 'flushed'];

@@ -279,5 +279,11 @@ export type DecodedMessage = Exclude<Message, LogMessage> | DecodedLogMessage;
 export const MAX_MESSAGE_HISTORY_ENTRIES = 4096;
 /** Site ids in messages (vote2's candidate): 1 to this many bytes of UTF-8. */
 export const MAX_SITE_ID_BYTES = 64;
+
+/**
+ * A lone UTF-16 surrogate: UTF-8 cannot carry it (it would be written as U+FFFD and decode as another
+ * string), so a site id holding one is refused by the encoder, and by the manager's options up front.
+ */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** At most this many payloads in one `forward`. */
 export const MAX_FORWARD_PAYLOADS = 1024;
