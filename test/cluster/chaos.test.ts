@@ -15,6 +15,18 @@ afterAll(async () => {
   await killAllTracked();
 });
 
+/** No acknowledged write lost, every checker passed, enough writes acknowledged; the logs go if so. */
+async function expectNothingLost(report: Awaited<ReturnType<typeof runChaos>>, seed: number): Promise<void> {
+  const failed = report.checks.filter((check) => !check.ok);
+  const explanation = `${summaryLine(report.summary)}; seed ${seed}; logs in ${report.dir}\n${failed
+    .map((check) => `${check.name}: ${check.findings.join('\n  ')}`)
+    .join('\n')}`;
+  expect(report.summary.lost, explanation).toBe(0);
+  expect(failed, explanation).toEqual([]);
+  expect(report.summary.acked).toBeGreaterThan(50);
+  if (report.ok) await removeRunDir(report.dir);
+}
+
 describe('chaos (real processes)', () => {
   it('a 20-second round loses no acknowledged write and passes every checker', {
     timeout: 60_000,
@@ -33,14 +45,7 @@ describe('chaos (real processes)', () => {
       keep: false,
       log: () => undefined,
     });
-    const failed = report.checks.filter((check) => !check.ok);
-    const explanation = `${summaryLine(report.summary)}; seed ${SEED}; logs in ${report.dir}\n${failed
-      .map((check) => `${check.name}: ${check.findings.join('\n  ')}`)
-      .join('\n')}`;
-    expect(report.summary.lost, explanation).toBe(0);
-    expect(failed, explanation).toEqual([]);
-    expect(report.summary.acked).toBeGreaterThan(50);
-    if (report.ok) await removeRunDir(report.dir);
+    await expectNothingLost(report, SEED);
   });
 
   it('five sites, every holder of recent writes wiped and re-synced in part, the master killed: nothing lost', {
@@ -61,13 +66,6 @@ describe('chaos (real processes)', () => {
       keep: false,
       log: () => undefined,
     });
-    const failed = report.checks.filter((check) => !check.ok);
-    const explanation = `${summaryLine(report.summary)}; seed 11; logs in ${report.dir}\n${failed
-      .map((check) => `${check.name}: ${check.findings.join('\n  ')}`)
-      .join('\n')}`;
-    expect(report.summary.lost, explanation).toBe(0);
-    expect(failed, explanation).toEqual([]);
-    expect(report.summary.acked).toBeGreaterThan(50);
-    if (report.ok) await removeRunDir(report.dir);
+    await expectNothingLost(report, 11);
   });
 });

@@ -22,7 +22,7 @@ import type { SendOutcome, Transport } from '../transport.js';
 import { decodeFrame } from '../wire/decode.js';
 import { encodeMessage } from '../wire/encode.js';
 import type { ForwardedAck, ForwardMessage, ForwardResultMessage } from '../wire/messages.js';
-import { MessageType } from '../wire/messages.js';
+import { MessageType, NOT_MASTER_RESULT } from '../wire/messages.js';
 import { DurabilityDebt } from './debt.js';
 import { ElectionDriver } from './election-driver.js';
 import {
@@ -809,21 +809,7 @@ export class ReplicationManager extends EventEmitter<ManagerEvents> implements A
    */
   #forwardResult(requestId: number, receipt: CommitReceipt | undefined): ForwardResultMessage {
     if (receipt === undefined) {
-      return {
-        type: 'forwardResult',
-        generation: this.#base.generation,
-        requestId,
-        outcome: 'notMaster',
-        lsn: 0,
-        commitGeneration: 0,
-        policy: undefined,
-        reason: undefined,
-        needed: 0,
-        localFlushForced: false,
-        localLevel: 'buffered',
-        ackedBy: [],
-        missing: [],
-      };
+      return { type: 'forwardResult', generation: this.#base.generation, requestId, ...NOT_MASTER_RESULT };
     }
     const ackedBy: ForwardedAck[] = [];
     for (const ack of receipt.ackedBy) {

@@ -256,6 +256,20 @@ export interface ForwardResultMessage {
   readonly missing: readonly string[];
 }
 
+/** The fields of a `notMaster` answer: nothing committed, so no receipt (the zod pass insists on it). */
+export const NOT_MASTER_RESULT = Object.freeze({
+  outcome: 'notMaster',
+  lsn: 0,
+  commitGeneration: 0,
+  policy: undefined,
+  reason: undefined,
+  needed: 0,
+  localFlushForced: false,
+  localLevel: 'buffered',
+  ackedBy: Object.freeze([]),
+  missing: Object.freeze([]),
+} as const satisfies Omit<ForwardResultMessage, 'type' | 'generation' | 'requestId'>);
+
 export type Message =
   | LogMessage
   | AckMessage

@@ -15,6 +15,7 @@ import {
   type Message,
   PROTOCOL_VERSION,
 } from '../../src/wire/index.js';
+import { NOT_MASTER_RESULT } from '../../src/wire/messages.js';
 
 const TWO_POW_32 = 0x1_0000_0000;
 
@@ -302,23 +303,7 @@ export const forwardResultMessage = (): fc.Arbitrary<Message> =>
       ackedBy: sites(fc.record({ site: siteId(), level: ackLevel(), latencyUs: u32() }), MAX_GROUP_SITES),
       missing: sites(siteId(), MAX_GROUP_SITES),
     })
-    .map(
-      (m): Message =>
-        m.outcome === 'notMaster'
-          ? {
-              ...m,
-              lsn: 0,
-              commitGeneration: 0,
-              policy: undefined,
-              reason: undefined,
-              needed: 0,
-              localFlushForced: false,
-              localLevel: 'buffered',
-              ackedBy: [],
-              missing: [],
-            }
-          : m,
-    );
+    .map((m): Message => (m.outcome === 'notMaster' ? { ...m, ...NOT_MASTER_RESULT } : m));
 
 /** A message as plain comparable data: byte fields as hex, the decoder's batch summary dropped. */
 export function plain(message: Message | DecodedMessage): Record<string, unknown> {
